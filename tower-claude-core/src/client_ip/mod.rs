@@ -1,0 +1,12 @@
+//! Who is calling: the transport peer, trusted proxies and forwarded headers.
+
+mod addr;
+mod cidr;
+mod forwarded;
+mod peer;
+mod resolver;
+
+pub use addr::{Ipv6Prefix, canonical_ip};
+pub use cidr::IpCidr;
+pub use peer::{InsertPeerAddr, InsertPeerAddrLayer, PeerAddr, peer_addr};
+pub use resolver::{ClientIpResolver, ForwardedHeader, MissingPeerAddr};

@@ -1,0 +1,129 @@
+//! The transport peer: where servers put it and how a plain hyper server adds it.
+
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use http::{Extensions, Request};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The address of the TCP peer of a connection, as a request extension.
+///
+/// axum and tonic record the peer themselves (see [`peer_addr`]); a plain hyper
+/// server records nothing, so its accept loop wraps each connection's service in
+/// [`InsertPeerAddr`], which inserts this extension into every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The peer address a server recorded for this request, looked up in order:
+/// [`PeerAddr`], axum's `ConnectInfo<SocketAddr>` (feature `axum`), tonic's
+/// `TcpConnectInfo` (feature `tonic`).
+pub fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
+    if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
+        return Some(*addr);
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(info.0);
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(addr) = extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
+    {
+        return Some(addr);
+    }
+    None
+}
+
+/// Wraps a connection's service so that every request on it carries the
+/// connection's [`PeerAddr`].
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use http::{Request, Response};
+/// use hyper::body::Incoming;
+/// use hyper_util::rt::{TokioExecutor, TokioIo};
+/// use hyper_util::server::conn::auto::Builder;
+/// use hyper_util::service::TowerToHyperService;
+/// use tower_claude_core::InsertPeerAddr;
+///
+/// # async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// loop {
+///     let (stream, peer) = listener.accept().await?;
+///     let app = tower::service_fn(|_req: Request<Incoming>| async {
+///         Ok::<_, Infallible>(Response::new(String::from("hello")))
+///     });
+///     let service = TowerToHyperService::new(InsertPeerAddr::new(app, peer));
+///     tokio::spawn(async move {
+///         let _ = Builder::new(TokioExecutor::new())
+///             .serve_connection(TokioIo::new(stream), service)
+///             .await;
+///     });
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct InsertPeerAddr<S> {
+    inner: S,
+    peer: SocketAddr,
+}
+
+impl<S> InsertPeerAddr<S> {
+    /// Wraps `inner` for a connection from `peer`.
+    pub fn new(inner: S, peer: SocketAddr) -> Self {
+        Self { inner, peer }
+    }
+
+    /// A [`Layer`] that does the same, for `ServiceBuilder` stacks built per connection.
+    pub fn layer(peer: SocketAddr) -> InsertPeerAddrLayer {
+        InsertPeerAddrLayer { peer }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for InsertPeerAddr<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        req.extensions_mut().insert(PeerAddr(self.peer));
+        self.inner.call(req)
+    }
+}
+
+/// The [`Layer`] of [`InsertPeerAddr`] for one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct InsertPeerAddrLayer {
+    peer: SocketAddr,
+}
+
+impl<S> Layer<S> for InsertPeerAddrLayer {
+    type Service = InsertPeerAddr<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        InsertPeerAddr::new(inner, self.peer)
+    }
+}
