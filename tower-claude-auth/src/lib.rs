@@ -6,3 +6,5 @@
 //! open; until its first release it exports nothing.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Library code answers bad input; it does not panic on it.
+#![warn(clippy::unwrap_used, clippy::expect_used)]

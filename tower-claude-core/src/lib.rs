@@ -31,6 +31,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Library code answers bad input; it does not panic on it.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod body;
 mod client_ip;

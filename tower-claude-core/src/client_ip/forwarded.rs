@@ -28,10 +28,10 @@ pub(crate) fn parse_address(text: &str) -> Node {
     if let Ok(sock) = text.parse::<SocketAddr>() {
         return Node::Ip(sock.ip());
     }
-    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-        if let Ok(ip) = inner.parse::<std::net::Ipv6Addr>() {
-            return Node::Ip(IpAddr::V6(ip));
-        }
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']'))
+        && let Ok(ip) = inner.parse::<std::net::Ipv6Addr>()
+    {
+        return Node::Ip(IpAddr::V6(ip));
     }
     Node::Invalid
 }

@@ -152,10 +152,10 @@ impl ClientIpResolver {
                 let mut lines = headers.get_all(X_REAL_IP).iter();
                 // Several X-Real-IP lines mean someone other than our proxy wrote
                 // one; believe none of them.
-                if let (Some(line), None) = (lines.next(), lines.next()) {
-                    if let Ok(text) = line.to_str() {
-                        walk.step(parse_address(text));
-                    }
+                if let (Some(line), None) = (lines.next(), lines.next())
+                    && let Ok(text) = line.to_str()
+                {
+                    walk.step(parse_address(text));
                 }
             }
         }

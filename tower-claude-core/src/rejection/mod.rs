@@ -2,9 +2,9 @@
 
 mod grpc;
 mod json;
-mod rejection;
+mod refusal;
 mod responder;
 
 pub use grpc::{GrpcStatus, is_grpc, percent_encode_grpc_message};
-pub use rejection::{Rejection, RejectionReason};
+pub use refusal::{Rejection, RejectionReason};
 pub use responder::{DefaultResponder, RequestHead, Responder, SharedResponder};

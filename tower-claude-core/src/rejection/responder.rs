@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, Request, Response, Uri};
 
 use super::grpc::{grpc_flavour, percent_encode_grpc_message};
 use super::json::error_body;
-use super::rejection::Rejection;
+use super::refusal::Rejection;
 use crate::body::{RejectionBody, ResponseBody};
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
