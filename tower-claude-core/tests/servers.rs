@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::get as get_route;
 use http::StatusCode;
-use support::{GateLayer, get, listener};
+use support::GateLayer;
 use tower_claude_core::{ClientIpResolver, IpCidr};
+use tower_claude_testkit::{get, listener};
 
 async fn serve_axum(layer: GateLayer, with_connect_info: bool) -> SocketAddr {
     let (listener, addr) = listener().await;
@@ -36,15 +37,15 @@ async fn serve_axum(layer: GateLayer, with_connect_info: bool) -> SocketAddr {
 #[tokio::test]
 async fn axum_layer_sees_the_true_peer_and_ignores_spoofed_headers() {
     let addr = serve_axum(GateLayer::default(), true).await;
-    let (status, headers, body) = get(
+    let r = get(
         addr,
         "/who",
         &[("x-let-me-in", "yes"), ("x-forwarded-for", "6.6.6.6")],
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "hello");
-    assert_eq!(headers["x-client-ip"], "127.0.0.1");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, "hello");
+    assert_eq!(r.headers["x-client-ip"], "127.0.0.1");
 }
 
 #[tokio::test]
@@ -54,7 +55,7 @@ async fn axum_layer_believes_a_trusted_proxy() {
         ..GateLayer::default()
     };
     let addr = serve_axum(layer, true).await;
-    let (status, headers, _) = get(
+    let r = get(
         addr,
         "/who",
         &[
@@ -63,19 +64,19 @@ async fn axum_layer_believes_a_trusted_proxy() {
         ],
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(headers["x-client-ip"], "203.0.113.5");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["x-client-ip"], "203.0.113.5");
 }
 
 #[tokio::test]
 async fn axum_refusal_is_the_json_body() {
     let addr = serve_axum(GateLayer::default(), true).await;
-    let (status, headers, body) = get(addr, "/who", &[]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(headers["content-type"], "application/json");
-    assert_eq!(headers["www-authenticate"], r#"Bearer realm="test""#);
+    let r = get(addr, "/who", &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.headers["www-authenticate"], r#"Bearer realm="test""#);
     assert_eq!(
-        body,
+        r.body,
         r#"{"error":{"message":"you shall not pass","type":"authentication_error","code":"missing_token"}}"#
     );
 }
@@ -83,15 +84,16 @@ async fn axum_refusal_is_the_json_body() {
 #[tokio::test]
 async fn axum_without_connect_info_is_a_500_not_a_shared_identity() {
     let addr = serve_axum(GateLayer::default(), false).await;
-    let (status, _, body) = get(addr, "/who", &[("x-let-me-in", "yes")]).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let r = get(addr, "/who", &[("x-let-me-in", "yes")]).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
-        body.contains(r#""code":"missing_client_address""#),
-        "{body}"
+        r.body.contains(r#""code":"missing_client_address""#),
+        "{}",
+        r.body
     );
     // The server keeps serving.
-    let (status, _, _) = get(addr, "/who", &[("x-let-me-in", "yes")]).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let r = get(addr, "/who", &[("x-let-me-in", "yes")]).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 async fn serve_tonic(layer: GateLayer) -> SocketAddr {
@@ -176,10 +178,10 @@ async fn hyper_server_with_insert_peer_addr() {
             });
         }
     });
-    let (status, headers, body) = get(addr, "/", &[("x-let-me-in", "yes")]).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "plain hyper");
-    assert_eq!(headers["x-client-ip"], "127.0.0.1");
-    let (status, _, _) = get(addr, "/", &[]).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let r = get(addr, "/", &[("x-let-me-in", "yes")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, "plain hyper");
+    assert_eq!(r.headers["x-client-ip"], "127.0.0.1");
+    let r = get(addr, "/", &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }

@@ -1,0 +1,118 @@
+//! The refusals of the layer (RFC 6750 section 3) and their log events.
+
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Request, StatusCode};
+use tower_claude_core::{GrpcStatus, Rejection};
+
+use crate::layer::Config;
+
+/// The `WWW-Authenticate` values, built once per layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Challenges {
+    missing: HeaderValue,
+    invalid_request: HeaderValue,
+    invalid_token: HeaderValue,
+    insufficient_scope: HeaderValue,
+}
+
+impl Challenges {
+    pub(crate) fn new(realm: &str, scopes: &[Box<str>]) -> Self {
+        let value = |extra: &str| {
+            HeaderValue::from_str(&format!("Bearer realm=\"{realm}\"{extra}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+        };
+        let scope = if scopes.is_empty() {
+            String::new()
+        } else {
+            format!(", scope=\"{}\"", scopes.join(" "))
+        };
+        Self {
+            missing: value(""),
+            invalid_request: value(", error=\"invalid_request\""),
+            invalid_token: value(", error=\"invalid_token\""),
+            insufficient_scope: value(&format!(", error=\"insufficient_scope\"{scope}")),
+        }
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Missing,
+    Malformed(&'static str),
+    InvalidToken,
+    InsufficientScope,
+    Unavailable(std::time::Duration),
+}
+
+impl Refusal {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Missing => "missing credentials",
+            Self::Malformed(why) => why,
+            Self::InvalidToken => "invalid token",
+            Self::InsufficientScope => "insufficient scope",
+            Self::Unavailable(_) => "verifier unavailable",
+        }
+    }
+
+    pub(crate) fn rejection(self, config: &Config) -> Rejection {
+        let challenges = &config.challenges;
+        match self {
+            Self::Missing => Rejection::unauthenticated(
+                "missing_credentials",
+                "this resource needs an `Authorization: Bearer <token>` header",
+            )
+            .with_header(WWW_AUTHENTICATE, challenges.missing.clone()),
+            Self::Malformed(why) => Rejection::unauthenticated("invalid_request", why)
+                .with_header(WWW_AUTHENTICATE, challenges.invalid_request.clone()),
+            Self::InvalidToken => {
+                // The system this replaces answered a wrong token with 403; RFC
+                // 6750 says 401. gRPC clients get UNAUTHENTICATED either way.
+                let status = if config.strict_rfc6750 {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                Rejection::new(
+                    status,
+                    GrpcStatus::Unauthenticated,
+                    "authentication_error",
+                    "invalid_token",
+                    "the bearer token is not valid",
+                )
+                .with_header(WWW_AUTHENTICATE, challenges.invalid_token.clone())
+            }
+            Self::InsufficientScope => Rejection::forbidden(
+                "insufficient_scope",
+                "the key is valid but lacks a scope this resource needs",
+            )
+            .with_header(WWW_AUTHENTICATE, challenges.insufficient_scope.clone()),
+            Self::Unavailable(retry_after) => {
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Rejection::unavailable(
+                    "verifier_unavailable",
+                    "the credentials cannot be checked right now; retry later",
+                )
+                .with_header(RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+            }
+        }
+    }
+
+    /// One event per refusal: reason, client address, method and path. Never
+    /// the token, nor any part of it.
+    pub(crate) fn log<B>(self, config: &Config, request: &Request<B>) {
+        let client = config
+            .client_ip
+            .resolve(request.headers(), request.extensions())
+            .map_or_else(|_| String::from("unknown"), |ip| ip.to_string());
+        tracing::info!(
+            target: "tower_claude_auth",
+            reason = self.reason(),
+            client_ip = %client,
+            method = %request.method(),
+            path = ?request.uri().path(),
+            "bearer authentication refused"
+        );
+    }
+}

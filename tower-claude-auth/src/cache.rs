@@ -1,0 +1,65 @@
+//! A small bounded map of verification outcomes with a time to live.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::keyed_hash::{PassThrough, TokenHash};
+
+pub(crate) struct TtlCache<V> {
+    map: RwLock<HashMap<TokenHash, (Instant, V), PassThrough>>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+impl<V: Clone> TtlCache<V> {
+    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            map: RwLock::new(HashMap::with_hasher(PassThrough)),
+            ttl,
+            capacity,
+        }
+    }
+
+    pub(crate) fn get(&self, key: &TokenHash, now: Instant) -> Option<V> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        match map.get(key) {
+            Some((expires, value)) if *expires > now => Some(value.clone()),
+            _ => None,
+        }
+    }
+
+    /// Remembers `value` until the TTL passes. At capacity, expired entries are
+    /// swept first; if the map is still full the value is not remembered (the
+    /// next request verifies again), so a flood cannot grow the map.
+    pub(crate) fn insert(&self, key: TokenHash, value: V, now: Instant) {
+        if self.capacity == 0 || self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.capacity && !map.contains_key(&key) {
+            map.retain(|_, (expires, _)| *expires > now);
+            if map.len() >= self.capacity {
+                return;
+            }
+        }
+        map.insert(key, (now + self.ttl, value));
+    }
+
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+        let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, (_, value)| keep(value));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}

@@ -1,0 +1,242 @@
+//! The `BearerAuthLayer` and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tower_claude_core::{ClientIpResolver, PathRules, Responder, SharedResponder};
+use tower_layer::Layer;
+
+use crate::answers::Challenges;
+use crate::credential::Credential;
+use crate::service::BearerAuth;
+use crate::store::KeyStore;
+use crate::verifier::TokenVerifier;
+
+/// The paths that are public in most services: health checks and API docs.
+pub const DEFAULT_PUBLIC_PATHS: [&str; 6] = [
+    "/health",
+    "/healthz",
+    "/ready",
+    "/livez",
+    "/docs",
+    "/openapi.json",
+];
+
+/// Requires `Authorization: Bearer <token>` on every request but the public ones.
+///
+/// | request | HTTP answer | gRPC answer |
+/// | --- | --- | --- |
+/// | no `Authorization` header | 401, `WWW-Authenticate: Bearer realm="..."` | `UNAUTHENTICATED` |
+/// | malformed header | 401, `error="invalid_request"` | `UNAUTHENTICATED` |
+/// | wrong token | 403 (401 with [`strict_rfc6750`](Self::strict_rfc6750)), `error="invalid_token"` | `UNAUTHENTICATED` |
+/// | valid key without a required scope | 403, `error="insufficient_scope"` | `PERMISSION_DENIED` |
+/// | verifier down or bcrypt queue full | 503 with `Retry-After` | `UNAVAILABLE` |
+/// | valid token | the inner service, with [`Authenticated`](crate::Authenticated) in the extensions | |
+///
+/// ```
+/// use axum::{Extension, Router, routing::get};
+/// use tower_claude_auth::{Authenticated, BearerAuthLayer, Credential, DEFAULT_PUBLIC_PATHS};
+///
+/// let auth = BearerAuthLayer::new(Credential::plaintext("dev-token"))
+///     .public_paths(DEFAULT_PUBLIC_PATHS);
+/// let app: Router = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .route("/whoami", get(|Extension(who): Extension<Authenticated>| async move {
+///         who.key.to_string()
+///     }))
+///     .layer(auth);
+/// ```
+#[derive(Clone)]
+pub struct BearerAuthLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Store(KeyStore),
+    Custom(Arc<dyn TokenVerifier>),
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) backend: Backend,
+    pub(crate) public: PathRules,
+    pub(crate) cors_preflight: bool,
+    pub(crate) loopback: bool,
+    pub(crate) strict_rfc6750: bool,
+    pub(crate) required_scopes: Arc<[Box<str>]>,
+    pub(crate) realm: Arc<str>,
+    pub(crate) challenges: Challenges,
+    pub(crate) responder: SharedResponder,
+    pub(crate) client_ip: ClientIpResolver,
+}
+
+impl BearerAuthLayer {
+    /// Accepts one credential: a bare token is checked against it. For several
+    /// named keys, use [`with_store`](Self::with_store).
+    pub fn new(credential: Credential) -> Self {
+        Self::with_store(KeyStore::new().with_default("default", credential))
+    }
+
+    /// Accepts the keys of a shared [`KeyStore`]; keep a clone of the store to
+    /// add and revoke keys at run time.
+    pub fn with_store(store: KeyStore) -> Self {
+        Self::with_backend(Backend::Store(store))
+    }
+
+    /// Asks another backend, such as OAuth token introspection.
+    pub fn with_verifier(verifier: impl TokenVerifier) -> Self {
+        Self::with_backend(Backend::Custom(Arc::new(verifier)))
+    }
+
+    fn with_backend(backend: Backend) -> Self {
+        let realm: Arc<str> = Arc::from("api");
+        Self {
+            config: Arc::new(Config {
+                backend,
+                public: PathRules::new(),
+                cors_preflight: false,
+                loopback: false,
+                strict_rfc6750: false,
+                required_scopes: Arc::from([]),
+                challenges: Challenges::new(&realm, &[]),
+                realm,
+                responder: SharedResponder::default(),
+                client_ip: ClientIpResolver::new(),
+            }),
+        }
+    }
+
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// Makes these exact paths public for every method (see
+    /// [`PathRules`] for what "exact" means and which shapes are never public).
+    ///
+    /// # Panics
+    /// When a path is not a clean absolute path.
+    pub fn public_paths<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+        let config = self.config();
+        for path in paths {
+            config.public = std::mem::take(&mut config.public).exact(path);
+        }
+        self
+    }
+
+    /// Makes everything under these prefixes public: `/static` covers
+    /// `/static` and `/static/...`, never `/staticx`.
+    ///
+    /// # Panics
+    /// When a prefix is not a clean absolute path, or is `/`.
+    pub fn public_prefixes<'a>(mut self, prefixes: impl IntoIterator<Item = &'a str>) -> Self {
+        let config = self.config();
+        for prefix in prefixes {
+            config.public = std::mem::take(&mut config.public).prefix(prefix);
+        }
+        self
+    }
+
+    /// Replaces the public paths with `rules`, for per-method rules such as
+    /// `PathRules::new().exact_for(Method::GET, "/status")`.
+    pub fn public(mut self, rules: PathRules) -> Self {
+        self.config().public = rules;
+        self
+    }
+
+    /// Lets CORS preflight requests (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) through without a token, as browsers
+    /// never send credentials on them. Off by default.
+    pub fn allow_cors_preflight(mut self, allow: bool) -> Self {
+        self.config().cors_preflight = allow;
+        self
+    }
+
+    /// Lets requests from a loopback peer through without a token, but only when
+    /// they carry no `Forwarded`, `X-Forwarded-For` or `X-Real-IP` header: a
+    /// reverse proxy on the same host would otherwise turn every remote client
+    /// into "localhost". Off by default; see SECURITY.md before turning it on.
+    pub fn allow_loopback(mut self, allow: bool) -> Self {
+        self.config().loopback = allow;
+        self
+    }
+
+    /// Answers a wrong token with 401, as RFC 6750 says, instead of the 403 of
+    /// the system this layer replaces.
+    pub fn strict_rfc6750(mut self, strict: bool) -> Self {
+        self.config().strict_rfc6750 = strict;
+        self
+    }
+
+    /// Requires every one of these scopes; a valid key without them gets 403
+    /// `insufficient_scope`.
+    pub fn require_scopes<'a>(mut self, scopes: impl IntoIterator<Item = &'a str>) -> Self {
+        let config = self.config();
+        config.required_scopes = scopes.into_iter().map(Box::from).collect();
+        config.challenges = Challenges::new(&config.realm, &config.required_scopes);
+        self
+    }
+
+    /// The realm in `WWW-Authenticate`. Default `api`.
+    ///
+    /// # Panics
+    /// When `realm` holds a quote, a backslash or a byte outside visible ASCII
+    /// and space.
+    pub fn realm(mut self, realm: &str) -> Self {
+        assert!(
+            realm
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'),
+            "invalid realm {realm:?}: use visible ASCII without quotes or backslashes"
+        );
+        let config = self.config();
+        config.realm = Arc::from(realm);
+        config.challenges = Challenges::new(realm, &config.required_scopes);
+        self
+    }
+
+    /// Shapes the refusals (see [`Responder`]).
+    pub fn responder(mut self, responder: impl Responder) -> Self {
+        self.config().responder = SharedResponder::new(responder);
+        self
+    }
+
+    /// How the client address in refusal logs is found. Default: the transport
+    /// peer. Authentication itself never depends on it.
+    pub fn client_ip(mut self, resolver: ClientIpResolver) -> Self {
+        self.config().client_ip = resolver;
+        self
+    }
+}
+
+impl<S> Layer<S> for BearerAuthLayer {
+    type Service = BearerAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerAuth::new(inner, Arc::clone(&self.config))
+    }
+}
+
+impl fmt::Debug for BearerAuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.config, f)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend: &dyn fmt::Debug = match &self.backend {
+            Backend::Store(store) => store,
+            Backend::Custom(_) => &"custom TokenVerifier",
+        };
+        f.debug_struct("BearerAuthLayer")
+            .field("backend", backend)
+            .field("public", &self.public)
+            .field("cors_preflight", &self.cors_preflight)
+            .field("loopback", &self.loopback)
+            .field("strict_rfc6750", &self.strict_rfc6750)
+            .field("required_scopes", &self.required_scopes)
+            .field("realm", &self.realm)
+            .finish()
+    }
+}

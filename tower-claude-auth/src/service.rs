@@ -1,0 +1,223 @@
+//! The `BearerAuth` service.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{FORWARDED, HeaderName};
+use http::{Method, Request, Response};
+use tower_claude_core::{ResponseBody, peer_addr};
+use tower_service::Service;
+
+use crate::answers::Refusal;
+use crate::future::ResponseFuture;
+use crate::layer::{Backend, Config};
+use crate::store::Check;
+use crate::token::{HeaderProblem, bearer_token};
+use crate::verifier::{Authenticated, Verification};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// The service of [`BearerAuthLayer`](crate::BearerAuthLayer).
+pub struct BearerAuth<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> BearerAuth<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if self.is_exempt(&request) {
+            return ResponseFuture::inner(self.inner.call(request));
+        }
+        let token = match bearer_token(request.headers()) {
+            Ok(token) => token,
+            Err(HeaderProblem::Missing) => return self.refuse(&request, Refusal::Missing),
+            Err(HeaderProblem::Malformed(why)) => {
+                return self.refuse(&request, Refusal::Malformed(why));
+            }
+        };
+        match &self.config.backend {
+            Backend::Store(store) => match store.check(token) {
+                Check::Done(verification) => self.decide(request, verification),
+                Check::Bcrypt(job) => self.verify_later(request, job.run()),
+            },
+            Backend::Custom(verifier) => {
+                let verifier = Arc::clone(verifier);
+                let token = token.to_owned();
+                self.verify_later(request, async move { verifier.verify(&token).await })
+            }
+        }
+    }
+}
+
+impl<S> BearerAuth<S> {
+    /// Requests that need no token: public paths, CORS preflights and loopback
+    /// peers when allowed.
+    fn is_exempt<B>(&self, request: &Request<B>) -> bool {
+        let config = &self.config;
+        config
+            .public
+            .is_match(request.method(), request.uri().path())
+            || (config.cors_preflight && is_cors_preflight(request))
+            || (config.loopback && is_direct_loopback(request))
+    }
+
+    fn refuse<F, B, E, ReqBody>(
+        &self,
+        request: &Request<ReqBody>,
+        refusal: Refusal,
+    ) -> ResponseFuture<F, B, E> {
+        ResponseFuture::refused(respond(&self.config, request, refusal))
+    }
+
+    fn decide<ReqBody, ResBody>(
+        &mut self,
+        mut request: Request<ReqBody>,
+        verification: Verification,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        match judge(&self.config, verification) {
+            Ok(who) => {
+                request.extensions_mut().insert(who);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+            Err(refusal) => self.refuse(&request, refusal),
+        }
+    }
+
+    fn verify_later<ReqBody, ResBody>(
+        &mut self,
+        mut request: Request<ReqBody>,
+        verification: impl Future<Output = Verification> + Send + 'static,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: 'static,
+        ReqBody: Send + 'static,
+        ResBody: Send + 'static,
+    {
+        // `poll_ready` readied `self.inner`; that instance goes with the request,
+        // and a fresh clone stays for the next `poll_ready`.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = Arc::clone(&self.config);
+        ResponseFuture::verifying(Box::pin(async move {
+            match judge(&config, verification.await) {
+                Ok(who) => {
+                    request.extensions_mut().insert(who);
+                    let response = inner.call(request).await?;
+                    Ok(response.map(ResponseBody::inner))
+                }
+                Err(refusal) => Ok(respond(&config, &request, refusal)),
+            }
+        }))
+    }
+}
+
+/// A verdict and the layer's scope requirements, to a decision.
+fn judge(config: &Config, verification: Verification) -> Result<Authenticated, Refusal> {
+    match verification {
+        Verification::Valid(who) => {
+            if config.required_scopes.iter().all(|s| who.has_scope(s)) {
+                tracing::debug!(target: "tower_claude_auth", key = %who.key, "bearer authentication succeeded");
+                Ok(who)
+            } else {
+                tracing::info!(target: "tower_claude_auth", key = %who.key, "bearer key lacks a required scope");
+                Err(Refusal::InsufficientScope)
+            }
+        }
+        Verification::Invalid => Err(Refusal::InvalidToken),
+        Verification::Unavailable { retry_after } => Err(Refusal::Unavailable(retry_after)),
+    }
+}
+
+fn respond<B, ReqBody>(
+    config: &Config,
+    request: &Request<ReqBody>,
+    refusal: Refusal,
+) -> Response<ResponseBody<B>> {
+    refusal.log(config, request);
+    config
+        .responder
+        .respond_to(request, &refusal.rejection(config))
+}
+
+fn is_cors_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request.headers().contains_key(http::header::ORIGIN)
+        && request
+            .headers()
+            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// A loopback peer that no proxy speaks for.
+fn is_direct_loopback<B>(request: &Request<B>) -> bool {
+    let headers = request.headers();
+    if headers.contains_key(FORWARDED)
+        || headers.contains_key(X_FORWARDED_FOR)
+        || headers.contains_key(X_REAL_IP)
+    {
+        return false;
+    }
+    peer_addr(request.extensions())
+        .is_some_and(|peer| tower_claude_core::canonical_ip(peer.ip()).is_loopback())
+}
+
+impl<S: Clone> Clone for BearerAuth<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for BearerAuth<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerAuth")
+            .field("inner", &self.inner)
+            .field("config", &*self.config)
+            .finish()
+    }
+}

@@ -1,0 +1,511 @@
+//! Named keys, their scopes, and the caches that keep bcrypt off the hot path.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use crate::bcrypt_pool::{BcryptOutcome, BcryptPool, BcryptStats};
+use crate::cache::TtlCache;
+use crate::credential::{BCRYPT_MAX_TOKEN_LEN, Credential, Kind};
+use crate::keyed_hash::{PassThrough, TokenHash, TokenHasher};
+use crate::verifier::{Authenticated, Verification};
+
+/// How long a bcrypt-busy request is told to wait.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A credential with the scopes it grants.
+#[derive(Debug, Clone)]
+pub struct Key {
+    credential: Credential,
+    scopes: Vec<Box<str>>,
+}
+
+impl Key {
+    /// A key with no scopes.
+    pub fn new(credential: Credential) -> Self {
+        Self {
+            credential,
+            scopes: Vec::new(),
+        }
+    }
+
+    /// The scopes the key grants (replacing any given before).
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl Into<Box<str>>>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+impl From<Credential> for Key {
+    fn from(credential: Credential) -> Self {
+        Self::new(credential)
+    }
+}
+
+/// A key name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Names are 1 to 64 characters of `A-Z a-z 0-9 _ -`: they prefix tokens
+    /// as `<name>.<secret>`, so they cannot hold a dot.
+    InvalidName(String),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidName(name) => write!(
+                f,
+                "invalid key name {name:?}: use 1 to 64 characters of A-Z, a-z, 0-9, `_` and `-`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// A shared, mutable set of named keys.
+///
+/// Clones share the keys: add and revoke at run time through any clone, and the
+/// next request sees it. A token names its key as `<name>.<secret>`, so however
+/// many bcrypt keys the store holds, a request costs at most one bcrypt run. A
+/// token without a known name prefix is checked against the *default* key, if
+/// one is set (that is how [`BearerAuthLayer::new`](crate::BearerAuthLayer::new)
+/// accepts a bare token).
+///
+/// bcrypt runs on tokio's blocking pool, a bounded number at a time (default: the
+/// CPU count) with a bounded queue (default: 4 per worker); past that a request
+/// gets a fast 503. A valid token is remembered under a keyed hash of it (never
+/// the token) for 5 minutes; a wrong one for 10 seconds; concurrent requests with
+/// one token share one bcrypt run.
+///
+/// ```
+/// use tower_claude_auth::{Credential, Key, KeyStore};
+///
+/// let store = KeyStore::new()
+///     .with("ci-bot", Key::new(Credential::plaintext("s3cret")).scopes(["deploy"]))
+///     .with("dashboard", Credential::plaintext("other"));
+/// // Later, from an admin endpoint:
+/// store.revoke("ci-bot");
+/// assert!(!store.contains("ci-bot"));
+/// ```
+#[derive(Clone)]
+pub struct KeyStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: RwLock<Keys>,
+    hasher: TokenHasher,
+    valid: TtlCache<Arc<Entry>>,
+    invalid: TtlCache<Arc<Entry>>,
+    in_flight: Mutex<HashMap<TokenHash, Arc<OnceCell<Verification>>, PassThrough>>,
+    pool: BcryptPool,
+}
+
+#[derive(Default)]
+struct Keys {
+    by_name: HashMap<Arc<str>, Arc<Entry>>,
+    default: Option<Arc<Entry>>,
+}
+
+/// One key as the store holds it. Caches point at the entry, so a revoked or
+/// replaced key can never match a cached verdict again.
+struct Entry {
+    identity: Authenticated,
+    secret: Secret,
+}
+
+enum Secret {
+    Plaintext(TokenHash),
+    Sha256([u8; 32]),
+    Bcrypt(Arc<str>),
+}
+
+/// The first step of checking a token: either a verdict, or a bcrypt run.
+pub(crate) enum Check {
+    Done(Verification),
+    Bcrypt(BcryptJob),
+}
+
+/// A bcrypt verification still to run.
+pub(crate) struct BcryptJob {
+    store: KeyStore,
+    entry: Arc<Entry>,
+    hash: TokenHash,
+    secret: Zeroizing<Vec<u8>>,
+}
+
+/// Tuning for a [`KeyStore`].
+#[derive(Debug, Clone)]
+pub struct KeyStoreBuilder {
+    cache_ttl: Duration,
+    cache_capacity: usize,
+    failure_ttl: Duration,
+    failure_capacity: usize,
+    bcrypt_workers: usize,
+    bcrypt_queue: Option<usize>,
+}
+
+impl Default for KeyStoreBuilder {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(300),
+            cache_capacity: 10_000,
+            failure_ttl: Duration::from_secs(10),
+            failure_capacity: 10_000,
+            bcrypt_workers: std::thread::available_parallelism().map_or(1, usize::from),
+            bcrypt_queue: None,
+        }
+    }
+}
+
+impl KeyStoreBuilder {
+    /// How long a verified bcrypt token is remembered. Default 5 minutes; zero
+    /// turns the cache off.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// How many verified tokens are remembered at most. Default 10,000.
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// How long a wrong bcrypt token is remembered, so that repeating it costs
+    /// no bcrypt. Default 10 seconds.
+    pub fn failure_ttl(mut self, ttl: Duration) -> Self {
+        self.failure_ttl = ttl;
+        self
+    }
+
+    /// How many wrong tokens are remembered at most. Default 10,000.
+    pub fn failure_capacity(mut self, capacity: usize) -> Self {
+        self.failure_capacity = capacity;
+        self
+    }
+
+    /// How many bcrypt runs at once. Default: the CPU count.
+    pub fn bcrypt_workers(mut self, workers: usize) -> Self {
+        self.bcrypt_workers = workers.max(1);
+        self
+    }
+
+    /// How many bcrypt runs may wait for a worker before requests get a 503.
+    /// Default: 4 per worker.
+    pub fn bcrypt_queue(mut self, queue: usize) -> Self {
+        self.bcrypt_queue = Some(queue);
+        self
+    }
+
+    /// An empty store with this tuning.
+    pub fn build(self) -> KeyStore {
+        let queue = self.bcrypt_queue.unwrap_or(self.bcrypt_workers * 4);
+        KeyStore {
+            inner: Arc::new(Inner {
+                keys: RwLock::default(),
+                hasher: TokenHasher::random(),
+                valid: TtlCache::new(self.cache_ttl, self.cache_capacity),
+                invalid: TtlCache::new(self.failure_ttl, self.failure_capacity),
+                in_flight: Mutex::new(HashMap::with_hasher(PassThrough)),
+                pool: BcryptPool::new(self.bcrypt_workers, queue),
+            }),
+        }
+    }
+}
+
+impl Default for KeyStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeyStore {
+    /// An empty store with the default tuning.
+    pub fn new() -> Self {
+        KeyStoreBuilder::default().build()
+    }
+
+    /// A store with other tuning.
+    pub fn builder() -> KeyStoreBuilder {
+        KeyStoreBuilder::default()
+    }
+
+    /// Adds a key, for chaining at start-up.
+    ///
+    /// # Panics
+    /// When `name` is not a valid key name (see [`KeyError`]).
+    pub fn with(self, name: &str, key: impl Into<Key>) -> Self {
+        if let Err(error) = self.insert(name, key) {
+            panic!("{error}");
+        }
+        self
+    }
+
+    /// Adds a key that bare tokens (no `<name>.` prefix) are checked against.
+    ///
+    /// # Panics
+    /// When `name` is not a valid key name.
+    pub fn with_default(self, name: &str, key: impl Into<Key>) -> Self {
+        if let Err(error) = self.insert_default(name, key) {
+            panic!("{error}");
+        }
+        self
+    }
+
+    /// Adds or replaces a key at run time. A replaced key's cached verdicts
+    /// are dropped.
+    ///
+    /// # Errors
+    /// When `name` is not a valid key name.
+    pub fn insert(&self, name: &str, key: impl Into<Key>) -> Result<(), KeyError> {
+        self.put(name, key.into(), false)
+    }
+
+    /// Adds or replaces the default key at run time.
+    ///
+    /// # Errors
+    /// When `name` is not a valid key name.
+    pub fn insert_default(&self, name: &str, key: impl Into<Key>) -> Result<(), KeyError> {
+        self.put(name, key.into(), true)
+    }
+
+    fn put(&self, name: &str, key: Key, default: bool) -> Result<(), KeyError> {
+        if !is_valid_name(name) {
+            return Err(KeyError::InvalidName(name.to_owned()));
+        }
+        let name: Arc<str> = name.into();
+        let secret = match key.credential.kind() {
+            Kind::Plaintext(token) => Secret::Plaintext(self.inner.hasher.hash(token)),
+            Kind::Sha256(digest) => Secret::Sha256(*digest),
+            Kind::Bcrypt(hash) => Secret::Bcrypt(Arc::from(&**hash)),
+        };
+        let entry = Arc::new(Entry {
+            identity: Authenticated {
+                key: Arc::clone(&name),
+                scopes: key.scopes.into(),
+            },
+            secret,
+        });
+        let mut keys = self.write_keys();
+        let old = keys.by_name.insert(Arc::clone(&name), Arc::clone(&entry));
+        let old_default_matches = keys
+            .default
+            .as_ref()
+            .is_some_and(|d| *d.identity.key == *name);
+        if default || old_default_matches {
+            keys.default = Some(entry);
+        }
+        drop(keys);
+        if let Some(old) = old {
+            self.forget(&old);
+        }
+        Ok(())
+    }
+
+    /// Revokes a key: its tokens fail from the next request on, cached or not.
+    /// Returns whether the key existed.
+    pub fn revoke(&self, name: &str) -> bool {
+        let mut keys = self.write_keys();
+        let removed = keys.by_name.remove(name);
+        if keys
+            .default
+            .as_ref()
+            .is_some_and(|d| *d.identity.key == *name)
+        {
+            keys.default = None;
+        }
+        drop(keys);
+        match removed {
+            Some(entry) => {
+                self.forget(&entry);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a key of this name exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.read_keys().by_name.contains_key(name)
+    }
+
+    /// The names of the keys.
+    pub fn names(&self) -> Vec<Arc<str>> {
+        self.read_keys().by_name.keys().cloned().collect()
+    }
+
+    /// What the bcrypt workers have done.
+    pub fn bcrypt_stats(&self) -> BcryptStats {
+        self.inner.pool.stats()
+    }
+
+    /// How many verified tokens are cached now.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.valid.len()
+    }
+
+    fn forget(&self, entry: &Arc<Entry>) {
+        self.inner.valid.retain(|e| !Arc::ptr_eq(e, entry));
+        self.inner.invalid.retain(|e| !Arc::ptr_eq(e, entry));
+    }
+
+    fn read_keys(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_keys(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The key a token names, and the part of the token that is its secret.
+    fn resolve<'t>(&self, token: &'t str) -> Option<(Arc<Entry>, &'t str)> {
+        let keys = self.read_keys();
+        if let Some((name, secret)) = token.split_once('.')
+            && let Some(entry) = keys.by_name.get(name)
+        {
+            return Some((Arc::clone(entry), secret));
+        }
+        keys.default
+            .as_ref()
+            .map(|entry| (Arc::clone(entry), token))
+    }
+
+    /// Checks a token: at once when it can, or hands back the bcrypt run to do.
+    pub(crate) fn check(&self, token: &str) -> Check {
+        let Some((entry, secret)) = self.resolve(token) else {
+            return Check::Done(Verification::Invalid);
+        };
+        let verdict = |ok: bool| {
+            if ok {
+                Verification::Valid(entry.identity.clone())
+            } else {
+                Verification::Invalid
+            }
+        };
+        match &entry.secret {
+            Secret::Plaintext(expected) => {
+                let presented = self.inner.hasher.hash(secret.as_bytes());
+                Check::Done(verdict(presented.ct_eq(expected)))
+            }
+            Secret::Sha256(expected) => {
+                let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+                Check::Done(verdict(presented.ct_eq(expected).into()))
+            }
+            Secret::Bcrypt(_) => {
+                if secret.len() >= BCRYPT_MAX_TOKEN_LEN {
+                    return Check::Done(Verification::Invalid);
+                }
+                let hash = self.inner.hasher.hash(token.as_bytes());
+                let now = Instant::now();
+                if let Some(cached) = self.inner.valid.get(&hash, now)
+                    && Arc::ptr_eq(&cached, &entry)
+                {
+                    return Check::Done(Verification::Valid(entry.identity.clone()));
+                }
+                if let Some(cached) = self.inner.invalid.get(&hash, now)
+                    && Arc::ptr_eq(&cached, &entry)
+                {
+                    return Check::Done(Verification::Invalid);
+                }
+                Check::Bcrypt(BcryptJob {
+                    store: self.clone(),
+                    entry,
+                    hash,
+                    secret: Zeroizing::new(secret.as_bytes().to_vec()),
+                })
+            }
+        }
+    }
+}
+
+impl BcryptJob {
+    /// Runs the verification, shared with every concurrent request presenting
+    /// the same token.
+    pub(crate) async fn run(self) -> Verification {
+        let inner = &self.store.inner;
+        let cell = {
+            let mut in_flight = inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(in_flight.entry(self.hash).or_default())
+        };
+        let verdict = cell.get_or_init(|| self.verify_now()).await.clone();
+        let mut in_flight = inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if in_flight
+            .get(&self.hash)
+            .is_some_and(|current| Arc::ptr_eq(current, &cell))
+        {
+            in_flight.remove(&self.hash);
+        }
+        verdict
+    }
+
+    async fn verify_now(&self) -> Verification {
+        let Secret::Bcrypt(hash) = &self.entry.secret else {
+            return Verification::Invalid;
+        };
+        let inner = &self.store.inner;
+        let outcome = inner
+            .pool
+            .verify(self.secret.clone(), Arc::clone(hash))
+            .await;
+        let now = Instant::now();
+        match outcome {
+            BcryptOutcome::Match => {
+                inner.valid.insert(self.hash, Arc::clone(&self.entry), now);
+                Verification::Valid(self.entry.identity.clone())
+            }
+            BcryptOutcome::Mismatch => {
+                inner
+                    .invalid
+                    .insert(self.hash, Arc::clone(&self.entry), now);
+                Verification::Invalid
+            }
+            BcryptOutcome::Busy | BcryptOutcome::Unavailable => Verification::Unavailable {
+                retry_after: BUSY_RETRY_AFTER,
+            },
+        }
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.read_keys();
+        let mut names: Vec<&str> = keys.by_name.keys().map(|k| &**k).collect();
+        names.sort_unstable();
+        f.debug_struct("KeyStore")
+            .field("keys", &names)
+            .field(
+                "default",
+                &keys.default.as_ref().map(|d| d.identity.key.clone()),
+            )
+            .finish_non_exhaustive()
+    }
+}

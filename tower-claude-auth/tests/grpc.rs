@@ -1,0 +1,128 @@
+//! The layer on a real tonic server, called by a real tonic client.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tower_claude_auth::{
+    Authenticated, BearerAuthLayer, Credential, Key, KeyStore, TokenVerifier, Verification,
+    VerifyFuture,
+};
+use tower_claude_testkit::listener;
+
+async fn serve(layer: BearerAuthLayer) -> HealthClient<Channel> {
+    let (listener, addr): (_, SocketAddr) = listener().await;
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(async move {
+        Server::builder()
+            .layer(layer)
+            .add_service(health)
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+    });
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+}
+
+fn with_token(token: &str) -> tonic::Request<HealthCheckRequest> {
+    let mut request = tonic::Request::new(HealthCheckRequest::default());
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn missing_wrong_and_right_tokens() {
+    let mut client = serve(BearerAuthLayer::new(Credential::plaintext("grpc-token"))).await;
+
+    let missing = client
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::Unauthenticated, "{missing:?}");
+    assert_eq!(
+        missing.message(),
+        "this resource needs an `Authorization: Bearer <token>` header"
+    );
+
+    let wrong = client.check(with_token("nope")).await.unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated, "{wrong:?}");
+    assert_eq!(wrong.message(), "the bearer token is not valid");
+
+    let ok = client.check(with_token("grpc-token")).await.unwrap();
+    assert_eq!(
+        ok.into_inner().status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+#[tokio::test]
+async fn grpc_health_can_stay_public() {
+    let layer = BearerAuthLayer::new(Credential::plaintext("grpc-token"))
+        .public_paths(["/grpc.health.v1.Health/Check"]);
+    let mut client = serve(layer).await;
+    assert!(client.check(HealthCheckRequest::default()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_permission_denied() {
+    let store = KeyStore::new().with(
+        "reader",
+        Key::new(Credential::plaintext("r")).scopes(["read"]),
+    );
+    let mut client = serve(BearerAuthLayer::with_store(store).require_scopes(["admin"])).await;
+    let denied = client.check(with_token("reader.r")).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+}
+
+/// A backend that is down.
+struct Down;
+
+impl TokenVerifier for Down {
+    fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(async {
+            Verification::Unavailable {
+                retry_after: Duration::from_millis(2500),
+            }
+        })
+    }
+}
+
+/// A backend that knows one token.
+struct Introspection;
+
+impl TokenVerifier for Introspection {
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            if token == "introspected" {
+                Verification::Valid(Authenticated::new("oauth-client", ["read"]))
+            } else {
+                Verification::Invalid
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_backend_is_unavailable_not_unauthenticated() {
+    let mut client = serve(BearerAuthLayer::with_verifier(Down)).await;
+    let status = client.check(with_token("anything")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
+
+#[tokio::test]
+async fn a_custom_verifier_decides() {
+    let mut client = serve(BearerAuthLayer::with_verifier(Introspection)).await;
+    assert!(client.check(with_token("introspected")).await.is_ok());
+    let status = client.check(with_token("other")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}
