@@ -27,7 +27,9 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
         Inner { #[pin] future: F },
-        Refused { response: Option<Response<ResponseBody<B>>> },
+        // Boxed: a refusal is the rare path, and a small future is cheaper to
+        // move on the common one.
+        Refused { response: Option<Box<Response<ResponseBody<B>>>> },
         Verifying { future: BoxResponseFuture<B, E> },
     }
 }
@@ -42,7 +44,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     pub(crate) fn refused(response: Response<ResponseBody<B>>) -> Self {
         Self {
             kind: Kind::Refused {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -68,7 +70,7 @@ where
             },
             // Polled again after completion: the contract allows never finishing.
             KindProj::Refused { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
+                Some(response) => Poll::Ready(Ok(*response)),
                 None => Poll::Pending,
             },
             KindProj::Verifying { future } => future.as_mut().poll(cx),

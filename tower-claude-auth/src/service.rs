@@ -81,7 +81,8 @@ where
             },
             Backend::Custom(verifier) => {
                 let verifier = Arc::clone(verifier);
-                let token = token.to_owned();
+                // b64token bytes are ASCII, so this conversion is total.
+                let token = String::from_utf8_lossy(token).into_owned();
                 self.verify_later(request, async move { verifier.verify(&token).await })
             }
         }

@@ -374,12 +374,16 @@ impl KeyStore {
     }
 
     /// The key a token names, and the part of the token that is its secret.
-    fn resolve<'t>(&self, token: &'t str) -> Option<(Arc<Entry>, &'t str)> {
+    fn resolve<'t>(&self, token: &'t [u8]) -> Option<(Arc<Entry>, &'t [u8])> {
         let keys = self.read_keys();
-        if let Some((name, secret)) = token.split_once('.')
+        // With only a default key there is no name to look for.
+        let named_keys = keys.by_name.len() > usize::from(keys.default.is_some());
+        if named_keys
+            && let Some(dot) = token.iter().take(MAX_NAME_LEN + 1).position(|&b| b == b'.')
+            && let Ok(name) = std::str::from_utf8(&token[..dot])
             && let Some(entry) = keys.by_name.get(name)
         {
-            return Some((Arc::clone(entry), secret));
+            return Some((Arc::clone(entry), &token[dot + 1..]));
         }
         keys.default
             .as_ref()
@@ -387,7 +391,7 @@ impl KeyStore {
     }
 
     /// Checks a token: at once when it can, or hands back the bcrypt run to do.
-    pub(crate) fn check(&self, token: &str) -> Check {
+    pub(crate) fn check(&self, token: &[u8]) -> Check {
         let Some((entry, secret)) = self.resolve(token) else {
             return Check::Done(Verification::Invalid);
         };
@@ -400,18 +404,18 @@ impl KeyStore {
         };
         match &entry.secret {
             Secret::Plaintext(expected) => {
-                let presented = self.inner.hasher.hash(secret.as_bytes());
+                let presented = self.inner.hasher.hash(secret);
                 Check::Done(verdict(presented.ct_eq(expected)))
             }
             Secret::Sha256(expected) => {
-                let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+                let presented: [u8; 32] = Sha256::digest(secret).into();
                 Check::Done(verdict(presented.ct_eq(expected).into()))
             }
             Secret::Bcrypt(_) => {
                 if secret.len() >= BCRYPT_MAX_TOKEN_LEN {
                     return Check::Done(Verification::Invalid);
                 }
-                let hash = self.inner.hasher.hash(token.as_bytes());
+                let hash = self.inner.hasher.hash(token);
                 let now = Instant::now();
                 if let Some(cached) = self.inner.valid.get(&hash, now)
                     && Arc::ptr_eq(&cached, &entry)
@@ -427,7 +431,7 @@ impl KeyStore {
                     store: self.clone(),
                     entry,
                     hash,
-                    secret: Zeroizing::new(secret.as_bytes().to_vec()),
+                    secret: Zeroizing::new(secret.to_vec()),
                 })
             }
         }
@@ -488,8 +492,10 @@ impl BcryptJob {
     }
 }
 
+const MAX_NAME_LEN: usize = 64;
+
 fn is_valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=MAX_NAME_LEN).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

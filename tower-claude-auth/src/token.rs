@@ -15,8 +15,8 @@ pub(crate) enum HeaderProblem {
     Malformed(&'static str),
 }
 
-/// The bearer token of a request.
-pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, HeaderProblem> {
+/// The bearer token of a request: b64token bytes, so always ASCII.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&[u8], HeaderProblem> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(HeaderProblem::Missing);
@@ -48,17 +48,35 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, HeaderProblem> {
             "the bearer token has characters outside RFC 6750's b64token",
         ));
     }
-    // b64token is ASCII, so this never fails.
-    std::str::from_utf8(token).map_err(|_| HeaderProblem::Malformed("not ASCII"))
+    Ok(token)
 }
+
+/// The bytes of b64token's body.
+static B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 fn is_b64token(token: &[u8]) -> bool {
     let body_len = token.len() - token.iter().rev().take_while(|&&b| b == b'=').count();
-    body_len > 0
-        && token[..body_len].iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+    if body_len == 0 {
+        return false;
+    }
+    // Through `black_box`, LLVM keeps the table instead of folding it back into
+    // a chain of range comparisons: one load per byte instead of up to six
+    // branches.
+    let table = std::hint::black_box(&B64TOKEN);
+    token[..body_len]
+        .iter()
+        .fold(true, |ok, &b| ok & table[usize::from(b)])
 }
 
 #[cfg(test)]
@@ -71,7 +89,7 @@ mod tests {
         for v in values {
             headers.append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
         }
-        bearer_token(&headers).map(str::to_owned)
+        bearer_token(&headers).map(|t| String::from_utf8(t.to_vec()).unwrap())
     }
 
     #[test]

@@ -202,34 +202,82 @@ pub fn is_ambiguous_path(path: &str) -> bool {
     ambiguity(path).is_some()
 }
 
+/// How the ambiguity check sees each byte.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    Plain,
+    Slash,
+    Dot,
+    Percent,
+    Backslash,
+    Semicolon,
+    Control,
+}
+
+static BYTE_CLASS: [ByteClass; 256] = {
+    let mut table = [ByteClass::Plain; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'/' => ByteClass::Slash,
+            b'.' => ByteClass::Dot,
+            b'%' => ByteClass::Percent,
+            b'\\' => ByteClass::Backslash,
+            b';' => ByteClass::Semicolon,
+            0..=0x20 | 0x7f..=0xff => ByteClass::Control,
+            _ => ByteClass::Plain,
+        };
+        b += 1;
+    }
+    table
+};
+
 fn ambiguity(path: &str) -> Option<&'static str> {
-    let Some(rest) = path.strip_prefix('/') else {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
         return Some("not an absolute path");
-    };
-    if rest.is_empty() {
+    }
+    if bytes.len() == 1 {
         return None;
     }
-    for byte in path.bytes() {
-        match byte {
-            b'%' => return Some("percent-encoding is decoded differently along the chain"),
-            b'\\' => return Some("a backslash is a separator to some servers"),
-            b';' => return Some("`;` starts path parameters that some servers strip"),
-            0..=0x20 | 0x7f..=0xff => return Some("control, space or non-ASCII byte"),
-            _ => {}
-        }
-    }
-    for segment in rest.split('/') {
-        match segment {
-            "" => {
-                return Some(
-                    "an empty segment (`//` or a trailing `/`) is collapsed by some servers",
-                );
+    // One pass over the bytes after the leading slash. A segment is judged when
+    // its closing slash (or the end) arrives: empty, or one or two dots only.
+    let classes = std::hint::black_box(&BYTE_CLASS);
+    let (mut len, mut dots) = (0usize, 0usize);
+    for &byte in &bytes[1..] {
+        match classes[usize::from(byte)] {
+            ByteClass::Plain => len += 1,
+            ByteClass::Dot => {
+                len += 1;
+                dots += 1;
             }
-            "." | ".." => return Some("a dot segment is resolved by some servers"),
-            _ => {}
+            ByteClass::Slash => {
+                if let Some(reason) = bad_segment(len, dots) {
+                    return Some(reason);
+                }
+                (len, dots) = (0, 0);
+            }
+            ByteClass::Percent => {
+                return Some("percent-encoding is decoded differently along the chain");
+            }
+            ByteClass::Backslash => return Some("a backslash is a separator to some servers"),
+            ByteClass::Semicolon => {
+                return Some("`;` starts path parameters that some servers strip");
+            }
+            ByteClass::Control => return Some("control, space or non-ASCII byte"),
         }
     }
-    None
+    bad_segment(len, dots)
+}
+
+fn bad_segment(len: usize, dots: usize) -> Option<&'static str> {
+    if len == 0 {
+        Some("an empty segment (`//` or a trailing `/`) is collapsed by some servers")
+    } else if len <= 2 && dots == len {
+        Some("a dot segment is resolved by some servers")
+    } else {
+        None
+    }
 }
 
 impl fmt::Debug for PathRules {

@@ -1,0 +1,104 @@
+//! Bearer-auth scenarios: ours against tower-http's `ValidateRequestHeaderLayer::bearer`.
+
+use std::net::SocketAddr;
+
+use http::{Request, StatusCode};
+use tower::{Layer, ServiceExt, service_fn};
+use tower_claude_auth::{BearerAuthLayer, Credential};
+use tower_claude_core::PeerAddr;
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+
+use crate::{Body, bare, drive};
+
+/// The token every scenario accepts.
+pub const TOKEN: &str = "bench-token-0123456789abcdef";
+/// A bcrypt hash of [`TOKEN`] at cost 4, made with `bcrypt::hash` (the cost
+/// does not matter once the verdict is cached).
+pub const TOKEN_BCRYPT: &str = "$2b$04$SqL73ksETYVzzeOxGokx9uzfl7tK8Ep5J0OdCI7POIDei6MFqH0a2";
+
+/// The scenarios, by name.
+pub const SCENARIOS: [&str; 5] = [
+    "baseline",
+    "tower-http-bearer",
+    "ours-plaintext",
+    "ours-bcrypt-cached",
+    "ours-public-path",
+];
+
+/// A request with the valid token, carrying the peer address as axum (with
+/// connect info), tonic and the hyper helper all insert it: so the request
+/// already has an extensions map, as it does on every real server.
+pub fn request(path: &str) -> Request<Body> {
+    let mut request = Request::get(path)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::default())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(PeerAddr(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    request
+}
+
+/// A service for `scenario`, already warmed (a cached bcrypt verdict is in the cache).
+pub async fn service(
+    scenario: &str,
+) -> tower::util::BoxService<Request<Body>, http::Response<()>, std::convert::Infallible> {
+    let strip = |status: StatusCode| {
+        let mut response = http::Response::new(());
+        *response.status_mut() = status;
+        response
+    };
+    let inner = service_fn(bare);
+    match scenario {
+        "baseline" => inner.map_response(move |r| strip(r.status())).boxed(),
+        // Deprecated upstream as "too basic", but it is the peer users reach for.
+        #[allow(deprecated)]
+        "tower-http-bearer" => ValidateRequestHeaderLayer::bearer(TOKEN)
+            .layer(inner)
+            .map_response(move |r| strip(r.status()))
+            .boxed(),
+        "ours-plaintext" => BearerAuthLayer::new(Credential::plaintext(TOKEN))
+            .layer(inner)
+            .map_response(move |r| strip(r.status()))
+            .boxed(),
+        "ours-bcrypt-cached" => {
+            let mut service = BearerAuthLayer::new(Credential::bcrypt(TOKEN_BCRYPT).unwrap())
+                .layer(inner)
+                .map_response(move |r| strip(r.status()));
+            // Warm the cache; a stale hash constant would bench the refusal instead.
+            assert_eq!(drive(&mut service, request("/api")).await, StatusCode::OK);
+            service.boxed()
+        }
+        "ours-public-path" => BearerAuthLayer::new(Credential::plaintext(TOKEN))
+            .public_paths(["/health"])
+            .layer(inner)
+            .map_response(move |r| strip(r.status()))
+            .boxed(),
+        other => panic!("unknown scenario {other}; known: {SCENARIOS:?}"),
+    }
+}
+
+/// The path each scenario requests.
+pub fn path(scenario: &str) -> &'static str {
+    if scenario == "ours-public-path" {
+        "/health"
+    } else {
+        "/api"
+    }
+}
+
+/// Boxing adds the same cost to every scenario, including the baseline.
+pub async fn run(
+    service: &mut tower::util::BoxService<
+        Request<Body>,
+        http::Response<()>,
+        std::convert::Infallible,
+    >,
+    scenario: &str,
+) -> StatusCode {
+    service.ready().await.unwrap();
+    tower::Service::call(service, request(path(scenario)))
+        .await
+        .unwrap()
+        .status()
+}
