@@ -1,0 +1,308 @@
+//! Redirecting plain-HTTP requests to HTTPS, without becoming an open redirect.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{HOST, HeaderValue, LOCATION};
+use http::{Request, Response, StatusCode};
+use tower_claude_core::{
+    ClientIpResolver, PathRules, Rejection, RejectionBody, ResponseBody, SharedResponder, is_grpc,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::HeaderConfigError;
+use crate::policy::is_https;
+
+/// Answers plain-HTTP requests with `308 Permanent Redirect` to
+/// `https://host/path?query`.
+///
+/// The host comes from the request, so it must be on the allowlist: otherwise a
+/// forged `Host: evil.example` would make this an open redirect. A request for
+/// another host gets a 400. Exempt paths (health checks over plain HTTP from a
+/// load balancer) and gRPC calls (gRPC clients do not follow redirects) pass
+/// through; HTTPS is recognised from the request URI or from `X-Forwarded-Proto`
+/// sent by a trusted proxy.
+///
+/// ```
+/// use tower_claude_headers::HttpsRedirectLayer;
+///
+/// let redirect = HttpsRedirectLayer::new(["example.com", "*.example.com"])
+///     .unwrap()
+///     .exempt_paths(["/health"]);
+/// # let _ = redirect;
+/// ```
+#[derive(Clone)]
+pub struct HttpsRedirectLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Clone)]
+struct Config {
+    hosts: Vec<HostRule>,
+    exempt: PathRules,
+    https_port: Option<u16>,
+    resolver: ClientIpResolver,
+    responder: SharedResponder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostRule {
+    Exact(String),
+    /// `*.example.com`: any subdomain, not `example.com` itself.
+    Subdomains(String),
+}
+
+impl HttpsRedirectLayer {
+    /// Redirects requests for these hosts (`example.com`, or `*.example.com`
+    /// for its subdomains), compared without port and case.
+    ///
+    /// # Errors
+    /// When a host is empty or holds a character a host cannot (`/`, `@`,
+    /// whitespace, `:`...).
+    pub fn new<'a>(hosts: impl IntoIterator<Item = &'a str>) -> Result<Self, HeaderConfigError> {
+        let mut rules = Vec::new();
+        for host in hosts {
+            let lower = host.to_ascii_lowercase();
+            let (rule, name) = match lower.strip_prefix("*.") {
+                Some(rest) => (HostRule::Subdomains(format!(".{rest}")), rest.to_owned()),
+                None => (HostRule::Exact(lower.clone()), lower.clone()),
+            };
+            if !is_host_name(&name) {
+                return Err(HeaderConfigError::InvalidHost(host.to_owned()));
+            }
+            rules.push(rule);
+        }
+        Ok(Self {
+            config: Arc::new(Config {
+                hosts: rules,
+                exempt: PathRules::new(),
+                https_port: None,
+                resolver: ClientIpResolver::new(),
+                responder: SharedResponder::default(),
+            }),
+        })
+    }
+
+    /// Paths that stay reachable over plain HTTP, exact (see [`PathRules`]).
+    ///
+    /// # Panics
+    /// When a path is not a clean absolute path.
+    pub fn exempt_paths<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        for path in paths {
+            config.exempt = std::mem::take(&mut config.exempt).exact(path);
+        }
+        self
+    }
+
+    /// The HTTPS port, when it is not 443.
+    pub fn https_port(mut self, port: u16) -> Self {
+        Arc::make_mut(&mut self.config).https_port = (port != 443).then_some(port);
+        self
+    }
+
+    /// Believe `X-Forwarded-Proto: https` from peers these proxies cover.
+    pub fn trusted_proxies(mut self, resolver: ClientIpResolver) -> Self {
+        Arc::make_mut(&mut self.config).resolver = resolver;
+        self
+    }
+}
+
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+impl Config {
+    /// The host of the request, lowercase and without port, if it is allowed.
+    fn allowed_host<B>(&self, request: &Request<B>) -> Option<String> {
+        let raw = match request.uri().host() {
+            Some(host) => host.to_owned(),
+            None => {
+                let value = request.headers().get(HOST)?.to_str().ok()?;
+                let authority: http::uri::Authority = value.parse().ok()?;
+                // `Host: a@b` parses as an authority with user info: refuse it.
+                if authority.as_str().contains('@') {
+                    return None;
+                }
+                authority.host().to_owned()
+            }
+        };
+        let host = raw.to_ascii_lowercase();
+        if !is_host_name(&host) {
+            return None;
+        }
+        let allowed = self.hosts.iter().any(|rule| match rule {
+            HostRule::Exact(name) => *name == host,
+            HostRule::Subdomains(suffix) => {
+                host.len() > suffix.len() && host.ends_with(suffix.as_str())
+            }
+        });
+        allowed.then_some(host)
+    }
+
+    fn location<B>(&self, request: &Request<B>, host: &str) -> Option<HeaderValue> {
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str);
+        let port = self.https_port.map(|p| format!(":{p}")).unwrap_or_default();
+        HeaderValue::from_str(&format!("https://{host}{port}{path}")).ok()
+    }
+}
+
+impl<S> Layer<S> for HttpsRedirectLayer {
+    type Service = HttpsRedirect<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpsRedirect {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// The service of [`HttpsRedirectLayer`].
+#[derive(Clone)]
+pub struct HttpsRedirect<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> HttpsRedirect<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpsRedirect<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = RedirectFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        if is_https(&config.resolver, &request)
+            || is_grpc(request.headers())
+            || config
+                .exempt
+                .is_match(request.method(), request.uri().path())
+        {
+            return RedirectFuture::inner(self.inner.call(request));
+        }
+        let location = config
+            .allowed_host(&request)
+            .and_then(|host| config.location(&request, &host));
+        let Some(location) = location else {
+            tracing::info!(
+                target: "tower_claude_headers",
+                host = ?request.headers().get(HOST),
+                "HTTPS redirect refused: host not on the allowlist"
+            );
+            let rejection = Rejection::bad_request(
+                "unknown_host",
+                "this server does not serve the requested host",
+            );
+            return RedirectFuture::answer(config.responder.respond_to(&request, &rejection));
+        };
+        let mut response = Response::new(ResponseBody::rejection(RejectionBody::new(Bytes::new())));
+        *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+        response.headers_mut().insert(LOCATION, location);
+        RedirectFuture::answer(response)
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for HttpsRedirect<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpsRedirect")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for HttpsRedirectLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpsRedirectLayer")
+            .field("hosts", &self.config.hosts)
+            .field("exempt", &self.config.exempt)
+            .field("https_port", &self.config.https_port)
+            .finish()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`HttpsRedirect`].
+    pub struct RedirectFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner { #[pin] future: F },
+        Answer { response: Option<Box<Response<ResponseBody<B>>>> },
+    }
+}
+
+impl<F, B> RedirectFuture<F, B> {
+    fn inner(future: F) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn answer(response: Response<ResponseBody<B>>) -> Self {
+        Self {
+            kind: Kind::Answer {
+                response: Some(Box::new(response)),
+            },
+        }
+    }
+}
+
+impl<F, B, E> std::future::Future for RedirectFuture<F, B>
+where
+    F: std::future::Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => match future.poll(cx) {
+                Poll::Ready(result) => Poll::Ready(result.map(|r| r.map(ResponseBody::inner))),
+                Poll::Pending => Poll::Pending,
+            },
+            // Polled again after completion: the contract allows never finishing.
+            KindProj::Answer { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(*response)),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<F, B> fmt::Debug for RedirectFuture<F, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedirectFuture").finish_non_exhaustive()
+    }
+}

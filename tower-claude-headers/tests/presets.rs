@@ -1,0 +1,189 @@
+//! Each preset's exact header values, checked against their sources.
+
+use std::convert::Infallible;
+
+use http::{HeaderMap, Request, Response};
+use tower::{Layer, ServiceExt, service_fn};
+use tower_claude_headers::{
+    Csp, HeaderConfigError, Hsts, ONE_YEAR, PermissionsPolicy, SecurityHeadersBuilder,
+    SecurityHeadersLayer,
+};
+
+async fn headers_of(layer: SecurityHeadersLayer, request: Request<()>) -> HeaderMap {
+    let service = layer.layer(service_fn(|_req: Request<()>| async {
+        let mut response = Response::new(());
+        response
+            .headers_mut()
+            .insert("server", "hyper/1.0".parse().unwrap());
+        response
+            .headers_mut()
+            .insert("x-powered-by", "Rust".parse().unwrap());
+        Ok::<_, Infallible>(response)
+    }));
+    service.oneshot(request).await.unwrap().headers().clone()
+}
+
+fn https_request() -> Request<()> {
+    Request::get("https://example.com/").body(()).unwrap()
+}
+
+fn assert_exactly(headers: &HeaderMap, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert_eq!(
+            headers.get(*name).map(|v| v.to_str().unwrap()),
+            Some(*value),
+            "{name}"
+        );
+    }
+    assert_eq!(headers.len(), expected.len(), "{headers:?}");
+}
+
+/// helmet 8's defaults, value for value (REFERENCE.md, "Security-header values").
+#[tokio::test]
+async fn web_is_helmets_default_set() {
+    let headers = headers_of(SecurityHeadersLayer::web(), https_request()).await;
+    assert_exactly(
+        &headers,
+        &[
+            (
+                "content-security-policy",
+                "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+            ),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-resource-policy", "same-origin"),
+            ("origin-agent-cluster", "?1"),
+            ("referrer-policy", "no-referrer"),
+            (
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains",
+            ),
+            ("x-content-type-options", "nosniff"),
+            ("x-dns-prefetch-control", "off"),
+            ("x-download-options", "noopen"),
+            ("x-frame-options", "SAMEORIGIN"),
+            ("x-permitted-cross-domain-policies", "none"),
+            ("x-xss-protection", "0"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn strict_api_values() {
+    let headers = headers_of(SecurityHeadersLayer::strict_api(), https_request()).await;
+    assert_exactly(
+        &headers,
+        &[
+            (
+                "content-security-policy",
+                "default-src 'none';frame-ancestors 'none'",
+            ),
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            (
+                "strict-transport-security",
+                "max-age=63072000; includeSubDomains",
+            ),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cross-origin-resource-policy", "same-origin"),
+            (
+                "permissions-policy",
+                "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()",
+            ),
+            ("x-permitted-cross-domain-policies", "none"),
+            ("cache-control", "no-store"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn legacy_values() {
+    let headers = headers_of(SecurityHeadersLayer::legacy(), https_request()).await;
+    assert_exactly(
+        &headers,
+        &[
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "strict-origin-when-cross-origin"),
+            (
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains",
+            ),
+            ("content-security-policy", "default-src 'self'"),
+        ],
+    );
+}
+
+#[tokio::test]
+async fn server_headers_removal_is_switchable() {
+    let kept = SecurityHeadersBuilder::legacy()
+        .remove_server_headers(false)
+        .build()
+        .unwrap();
+    let headers = headers_of(kept, https_request()).await;
+    assert_eq!(headers["server"], "hyper/1.0");
+    assert_eq!(headers["x-powered-by"], "Rust");
+}
+
+#[tokio::test]
+async fn single_headers_can_be_removed_and_overridden() {
+    let layer = SecurityHeadersBuilder::web()
+        .remove("X-Download-Options")
+        .remove("strict-transport-security")
+        .csp_report_only(
+            Csp::new()
+                .directive("default-src", ["'self'"])
+                .report_uri("/csp"),
+        )
+        .build()
+        .unwrap();
+    let headers = headers_of(layer, https_request()).await;
+    assert!(headers.get("x-download-options").is_none());
+    assert!(headers.get("strict-transport-security").is_none());
+    assert!(headers.get("content-security-policy").is_none());
+    assert_eq!(
+        headers["content-security-policy-report-only"],
+        "default-src 'self';report-uri /csp"
+    );
+}
+
+#[test]
+fn invalid_policies_are_refused_at_build() {
+    assert_eq!(
+        SecurityHeadersBuilder::new()
+            .hsts(Hsts::new(ONE_YEAR / 2).include_subdomains().preload())
+            .build()
+            .unwrap_err(),
+        HeaderConfigError::PreloadRequirements
+    );
+    assert!(
+        SecurityHeadersBuilder::new()
+            .hsts(Hsts::new(ONE_YEAR).preload())
+            .build()
+            .is_err()
+    );
+    assert!(
+        SecurityHeadersBuilder::new()
+            .hsts(Hsts::new(ONE_YEAR).include_subdomains().preload())
+            .build()
+            .is_ok()
+    );
+    assert!(
+        SecurityHeadersBuilder::new()
+            .csp(Csp::new().directive("script-src", ["'self'; object-src *"]))
+            .build()
+            .is_err()
+    );
+    assert!(
+        SecurityHeadersBuilder::new()
+            .permissions_policy(PermissionsPolicy::new().deny("Camera"))
+            .build()
+            .is_err()
+    );
+    assert!(
+        SecurityHeadersBuilder::new()
+            .permissions_policy(PermissionsPolicy::new().allow("geolocation", ["\"evil"]))
+            .build()
+            .is_err()
+    );
+}
