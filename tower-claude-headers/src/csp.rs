@@ -105,16 +105,13 @@ impl Csp {
                 }
             }
         }
-        let mut pieces = vec![String::new()];
+        let mut pieces = Vec::new();
+        let mut current = String::new();
         for (i, (name, sources)) in directives.iter().enumerate() {
-            let current = pieces.last_mut().map(|p| {
-                if i > 0 {
-                    p.push(';');
-                }
-                p.push_str(name);
-                p
-            });
-            let Some(current) = current else { continue };
+            if i > 0 {
+                current.push(';');
+            }
+            current.push_str(name);
             let takes_nonce = nonce && (name == "script-src" || name == "style-src");
             // `'none'` must stand alone; a nonce replaces it.
             for source in sources.iter().filter(|s| !(takes_nonce && *s == "'none'")) {
@@ -123,9 +120,10 @@ impl Csp {
             }
             if takes_nonce {
                 current.push_str(" 'nonce-");
-                pieces.push(String::from("'"));
+                pieces.push(std::mem::replace(&mut current, String::from("'")));
             }
         }
+        pieces.push(current);
         Ok(pieces)
     }
 }
