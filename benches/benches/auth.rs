@@ -1,7 +1,7 @@
 //! Bearer auth against tower-http's `ValidateRequestHeaderLayer::bearer`, in one run.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tower_claude_benches::auth;
+use tower_claude_benches::{auth, run};
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -12,7 +12,7 @@ fn bench(c: &mut Criterion) {
     for scenario in auth::SCENARIOS {
         let mut service = runtime.block_on(auth::service(scenario));
         group.bench_function(scenario, |b| {
-            b.iter(|| runtime.block_on(auth::run(&mut service, scenario)))
+            b.iter(|| runtime.block_on(run(&mut service, auth::scenario_request(scenario))))
         });
     }
     group.finish();

@@ -3,12 +3,12 @@
 use std::net::SocketAddr;
 
 use http::{Request, StatusCode};
-use tower::{Layer, ServiceExt, service_fn};
+use tower::{Layer, service_fn};
 use tower_claude_auth::{BearerAuthLayer, Credential};
 use tower_claude_core::PeerAddr;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
-use crate::{Body, bare, drive};
+use crate::{BenchService, Body, bare, drive, finish};
 
 /// The token every scenario accepts.
 pub const TOKEN: &str = "bench-token-0123456789abcdef";
@@ -40,40 +40,26 @@ pub fn request(path: &str) -> Request<Body> {
 }
 
 /// A service for `scenario`, already warmed (a cached bcrypt verdict is in the cache).
-pub async fn service(
-    scenario: &str,
-) -> tower::util::BoxService<Request<Body>, http::Response<()>, std::convert::Infallible> {
-    let strip = |status: StatusCode| {
-        let mut response = http::Response::new(());
-        *response.status_mut() = status;
-        response
-    };
+pub async fn service(scenario: &str) -> BenchService {
     let inner = service_fn(bare);
     match scenario {
-        "baseline" => inner.map_response(move |r| strip(r.status())).boxed(),
+        "baseline" => finish(inner),
         // Deprecated upstream as "too basic", but it is the peer users reach for.
         #[allow(deprecated)]
-        "tower-http-bearer" => ValidateRequestHeaderLayer::bearer(TOKEN)
-            .layer(inner)
-            .map_response(move |r| strip(r.status()))
-            .boxed(),
-        "ours-plaintext" => BearerAuthLayer::new(Credential::plaintext(TOKEN))
-            .layer(inner)
-            .map_response(move |r| strip(r.status()))
-            .boxed(),
+        "tower-http-bearer" => finish(ValidateRequestHeaderLayer::bearer(TOKEN).layer(inner)),
+        "ours-plaintext" => finish(BearerAuthLayer::new(Credential::plaintext(TOKEN)).layer(inner)),
         "ours-bcrypt-cached" => {
-            let mut service = BearerAuthLayer::new(Credential::bcrypt(TOKEN_BCRYPT).unwrap())
-                .layer(inner)
-                .map_response(move |r| strip(r.status()));
+            let mut service =
+                BearerAuthLayer::new(Credential::bcrypt(TOKEN_BCRYPT).unwrap()).layer(inner);
             // Warm the cache; a stale hash constant would bench the refusal instead.
             assert_eq!(drive(&mut service, request("/api")).await, StatusCode::OK);
-            service.boxed()
+            finish(service)
         }
-        "ours-public-path" => BearerAuthLayer::new(Credential::plaintext(TOKEN))
-            .public_paths(["/health"])
-            .layer(inner)
-            .map_response(move |r| strip(r.status()))
-            .boxed(),
+        "ours-public-path" => finish(
+            BearerAuthLayer::new(Credential::plaintext(TOKEN))
+                .public_paths(["/health"])
+                .layer(inner),
+        ),
         other => panic!("unknown scenario {other}; known: {SCENARIOS:?}"),
     }
 }
@@ -87,18 +73,7 @@ pub fn path(scenario: &str) -> &'static str {
     }
 }
 
-/// Boxing adds the same cost to every scenario, including the baseline.
-pub async fn run(
-    service: &mut tower::util::BoxService<
-        Request<Body>,
-        http::Response<()>,
-        std::convert::Infallible,
-    >,
-    scenario: &str,
-) -> StatusCode {
-    service.ready().await.unwrap();
-    tower::Service::call(service, request(path(scenario)))
-        .await
-        .unwrap()
-        .status()
+/// The request of `scenario`.
+pub fn scenario_request(scenario: &str) -> Request<Body> {
+    request(path(scenario))
 }

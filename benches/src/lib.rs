@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod auth;
+pub mod headers;
 
 use std::convert::Infallible;
 
@@ -20,6 +21,26 @@ pub type Body = Full<Bytes>;
 /// The innermost service: answers 200 with an empty body.
 pub async fn bare(_request: Request<Body>) -> Result<Response<Body>, Infallible> {
     Ok(Response::new(Body::default()))
+}
+
+/// A scenario's service, boxed so every scenario has one type. Boxing costs
+/// every scenario the same, baseline included.
+pub type BenchService = tower::util::BoxService<Request<Body>, Response<()>, Infallible>;
+
+/// Boxes `service`, dropping the response body (its headers are already set).
+pub fn finish<S, B>(service: S) -> BenchService
+where
+    S: tower::Service<Request<Body>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    use tower::ServiceExt;
+    service.map_response(|r| r.map(|_| ())).boxed()
+}
+
+/// One request through a boxed scenario.
+pub async fn run(service: &mut BenchService, request: Request<Body>) -> Response<()> {
+    use tower::{Service, ServiceExt};
+    service.ready().await.unwrap().call(request).await.unwrap()
 }
 
 /// Drives one request through `service`.

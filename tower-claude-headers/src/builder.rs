@@ -330,8 +330,8 @@ impl SecurityHeadersBuilder {
             entry.browser_only = is_browser_only(&entry.name);
         }
         Ok(SecurityHeadersLayer::from_policy(Arc::new(Policy {
-            entries,
-            hsts,
+            prebuilt: Policy::prebuild(&entries, hsts.as_ref()),
+            has_hsts: hsts.is_some(),
             nonce_csp,
             nonces: self.nonces,
             overwrite: self.overwrite,

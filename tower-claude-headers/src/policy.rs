@@ -30,15 +30,38 @@ impl Entry {
 
 #[derive(Debug)]
 pub(crate) struct Policy {
-    pub(crate) entries: Vec<Entry>,
-    pub(crate) hsts: Option<HeaderValue>,
+    /// The finished header sets, built once: indexed by [`Policy::set_index`]
+    /// (browser headers or not, HSTS or not).
+    pub(crate) prebuilt: [HeaderMap; 4],
     pub(crate) nonce_csp: Option<(HeaderName, NonceTemplate)>,
     pub(crate) nonces: bool,
+    pub(crate) has_hsts: bool,
     pub(crate) overwrite: bool,
     pub(crate) remove_server_headers: bool,
     pub(crate) hsts_always: bool,
     pub(crate) grpc_browser_headers: bool,
     pub(crate) resolver: ClientIpResolver,
+}
+
+impl Policy {
+    /// The four header sets a response can get, from the entries and HSTS.
+    pub(crate) fn prebuild(entries: &[Entry], hsts: Option<&HeaderValue>) -> [HeaderMap; 4] {
+        std::array::from_fn(|index| {
+            let (browser, https) = (index & 2 != 0, index & 1 != 0);
+            let mut map = HeaderMap::with_capacity(entries.len() + 1);
+            for entry in entries.iter().filter(|e| browser || !e.browser_only) {
+                map.insert(entry.name.clone(), entry.value.clone());
+            }
+            if https && let Some(hsts) = hsts {
+                map.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            }
+            map
+        })
+    }
+
+    fn set_index(browser: bool, https: bool) -> usize {
+        usize::from(browser) << 1 | usize::from(https)
+    }
 }
 
 /// What the policy needs to remember about the request until the response.
@@ -53,7 +76,7 @@ impl Policy {
     /// Looks at the request: is it HTTPS, is it gRPC, and its nonce (which goes
     /// into its extensions).
     pub(crate) fn observe<B>(&self, request: &mut Request<B>) -> RequestFacts {
-        let https = self.hsts.is_some() && (self.hsts_always || self.is_https(request));
+        let https = self.has_hsts && (self.hsts_always || self.is_https(request));
         let grpc = is_grpc(request.headers());
         let nonce = if self.nonces {
             let nonce = CspNonce::generate();
@@ -73,40 +96,50 @@ impl Policy {
         is_https(&self.resolver, request)
     }
 
-    /// One pass over the response headers.
+    /// One pass: a clone of the prebuilt set, with the response's own headers
+    /// merged into it. Merging the response's few headers into our many costs
+    /// one insert per response header, where inserting ours one by one would
+    /// cost a lookup and an insert per security header.
     pub(crate) fn apply(&self, headers: &mut HeaderMap, facts: &RequestFacts) {
         let browser = self.grpc_browser_headers || !(facts.grpc || is_grpc(headers));
-        for entry in &self.entries {
-            if entry.browser_only && !browser {
-                continue;
+        let mut merged = self.prebuilt[Self::set_index(browser, facts.https)].clone();
+        let theirs = std::mem::take(headers);
+        // `into_iter` yields a name with the first value of each header and
+        // `None` with the rest of its values.
+        let mut current: Option<HeaderName> = None;
+        for (name, value) in theirs {
+            if let Some(name) = name {
+                let dropped =
+                    self.remove_server_headers && (name == header::SERVER || name == X_POWERED_BY);
+                // The handler's header wins unless the policy overwrites.
+                let ours = self.overwrite && merged.contains_key(&name);
+                if dropped || ours {
+                    current = None;
+                    continue;
+                }
+                merged.insert(name.clone(), value);
+                current = Some(name);
+            } else if let Some(name) = &current {
+                merged.append(name.clone(), value);
             }
-            self.set(headers, &entry.name, &entry.value);
-        }
-        if facts.https
-            && let Some(hsts) = &self.hsts
-        {
-            self.set(headers, &header::STRICT_TRANSPORT_SECURITY, hsts);
         }
         if browser && let Some((name, template)) = &self.nonce_csp {
             // Without a nonce (the OS refused randomness) the policy still goes
             // out, with an empty nonce that matches no script: fail closed.
             let nonce = facts.nonce.as_ref().map_or("", CspNonce::as_str);
             if let Some(value) = template.render(nonce) {
-                self.set(headers, name, &value);
+                match merged.entry(name) {
+                    header::Entry::Vacant(slot) => {
+                        slot.insert(value);
+                    }
+                    header::Entry::Occupied(mut slot) if self.overwrite => {
+                        slot.insert(value);
+                    }
+                    header::Entry::Occupied(_) => {}
+                }
             }
         }
-        if self.remove_server_headers {
-            headers.remove(header::SERVER);
-            headers.remove(X_POWERED_BY);
-        }
-    }
-
-    fn set(&self, headers: &mut HeaderMap, name: &HeaderName, value: &HeaderValue) {
-        if self.overwrite {
-            headers.insert(name.clone(), value.clone());
-        } else if let header::Entry::Vacant(slot) = headers.entry(name) {
-            slot.insert(value.clone());
-        }
+        *headers = merged;
     }
 }
 

@@ -4,18 +4,30 @@
 //! shared machine. `benches/instructions.sh` runs each scenario at two counts and
 //! reports the difference per call, which cancels start-up and warm-up.
 //!
-//! Usage: `instructions <scenario> <iterations>`.
+//! Usage: `instructions <group> <scenario> <iterations>`; groups: auth, headers.
 
 use std::process::ExitCode;
 
-use tower_claude_benches::auth;
+use tower_claude_benches::{BenchService, Body, auth, headers, run};
+
+async fn service(
+    group: &str,
+    scenario: &str,
+) -> Option<(BenchService, fn(&str) -> http::Request<Body>)> {
+    match group {
+        "auth" => Some((auth::service(scenario).await, auth::scenario_request)),
+        "headers" => Some((headers::service(scenario).await, headers::scenario_request)),
+        _ => None,
+    }
+}
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(scenario), Some(iterations)) = (args.next(), args.next()) else {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [group, scenario, iterations] = args.as_slice() else {
         eprintln!(
-            "usage: instructions <scenario> <iterations>; scenarios: {:?}",
-            auth::SCENARIOS
+            "usage: instructions <group> <scenario> <iterations>\n  auth: {:?}\n  headers: {:?}",
+            auth::SCENARIOS,
+            headers::SCENARIOS
         );
         return ExitCode::FAILURE;
     };
@@ -31,11 +43,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     runtime.block_on(async {
-        let mut service = auth::service(&scenario).await;
+        let Some((mut service, request)) = service(group, scenario).await else {
+            eprintln!("unknown group {group}");
+            return ExitCode::FAILURE;
+        };
         for _ in 0..iterations {
-            let status = auth::run(&mut service, &scenario).await;
-            std::hint::black_box(status);
+            std::hint::black_box(run(&mut service, request(scenario)).await);
         }
-    });
-    ExitCode::SUCCESS
+        ExitCode::SUCCESS
+    })
 }

@@ -1,0 +1,72 @@
+//! Security-header scenarios: ours against seven tower-http `SetResponseHeaderLayer`s
+//! and http-security-headers' strict preset.
+
+use http::Request;
+use http::header::{self, HeaderName, HeaderValue};
+use tower::{Layer, ServiceBuilder, service_fn};
+use tower_claude_headers::SecurityHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::{BenchService, Body, bare, finish};
+
+/// The scenarios, by name.
+pub const SCENARIOS: [&str; 6] = [
+    "baseline",
+    "tower-http-7x-set-header",
+    "http-security-headers-strict",
+    "ours-web",
+    "ours-strict-api",
+    "ours-legacy",
+];
+
+/// An HTTPS request, so that HSTS is among the headers sent.
+pub fn scenario_request(_scenario: &str) -> Request<Body> {
+    Request::get("https://example.com/")
+        .body(Body::default())
+        .unwrap()
+}
+
+fn overriding(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// A service for `scenario`.
+pub async fn service(scenario: &str) -> BenchService {
+    let inner = service_fn(bare);
+    match scenario {
+        "baseline" => finish(inner),
+        "tower-http-7x-set-header" => finish(
+            ServiceBuilder::new()
+                .layer(overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'",
+                ))
+                .layer(overriding(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(overriding(header::REFERRER_POLICY, "no-referrer"))
+                .layer(overriding(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    "max-age=31536000; includeSubDomains",
+                ))
+                .layer(overriding(
+                    HeaderName::from_static("cross-origin-opener-policy"),
+                    "same-origin",
+                ))
+                .layer(overriding(
+                    HeaderName::from_static("cross-origin-resource-policy"),
+                    "same-origin",
+                ))
+                .service(inner),
+        ),
+        "http-security-headers-strict" => finish(
+            http_security_headers::SecurityHeadersLayer::new(
+                http_security_headers::Preset::Strict.build(),
+            )
+            .layer(inner),
+        ),
+        "ours-web" => finish(SecurityHeadersLayer::web().layer(inner)),
+        "ours-strict-api" => finish(SecurityHeadersLayer::strict_api().layer(inner)),
+        "ours-legacy" => finish(SecurityHeadersLayer::legacy().layer(inner)),
+        other => panic!("unknown scenario {other}; known: {SCENARIOS:?}"),
+    }
+}
