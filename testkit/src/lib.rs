@@ -21,6 +21,48 @@ pub async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
     (listener, addr)
 }
 
+/// Serves `app` on a free loopback port with connect info, as a production axum
+/// server behind these layers must be.
+pub async fn serve_axum(app: axum::Router) -> SocketAddr {
+    let (listener, addr) = listener().await;
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    addr
+}
+
+/// Paths that must never be public when `/health` (exact) and `/docs` (prefix)
+/// are: the shapes of a decade of allowlist bypasses (REFERENCE.md, "Known
+/// allowlist bypasses"). Each can be sent by an HTTP client as written.
+pub const BYPASS_SHAPES: &[&str] = &[
+    "//health",
+    "/health/",
+    "/health/../admin",
+    "/health%2F..%2Fadmin",
+    "/health;/../admin",
+    "/%68ealth",
+    "/HEALTH",
+    "/healthz-admin",
+    "/docsx",
+    "/docs/..%2fadmin",
+    "/docs/%2e%2e/admin",
+    "/docs/%252e%252e/admin",
+    "/docs//admin",
+    "/docs/",
+    "/docs;x",
+    "/docs/%0aadmin",
+    "/health%0a",
+    "/Docs",
+    "/docs/%5c..%5cadmin",
+    "/./health",
+    "/admin/../health",
+    "/health/.",
+];
+
 /// A plain HTTP/1 client.
 pub fn http_client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build_http()

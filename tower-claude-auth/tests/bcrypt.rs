@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use http::StatusCode;
 use tower_claude_auth::{BearerAuthLayer, Credential, KeyStore};
-use tower_claude_testkit::{get as fetch, listener};
+use tower_claude_testkit::{get as fetch, serve_axum};
 
 // Made with `bcrypt::hash(password, 4)` (bcrypt 0.19.3).
 const HUNTER2: &str = "$2b$04$cDS1BLNjZeug.2W0UdtQAOb.DkeJ/Dfpzk2ny/5YegIwrk2E6BUji";
@@ -18,19 +18,13 @@ const SEVENTY_TWO_AS: &str = "$2b$04$vO2wbb/oZeNIu7Hu12LRWekyImbb6W8MAgIshg/f6oC
 const CORRECT_HORSE: &str = "$2b$04$/Syn5yybA27X2oIpZk.A.ez.iRgMLi5idxTFk1CjabfmUuBOfpEgm";
 
 async fn serve(store: KeyStore) -> SocketAddr {
-    let (listener, addr) = listener().await;
-    let app = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/api", get(|| async { "secret" }))
-        .layer(BearerAuthLayer::with_store(store).public_paths(["/health"]));
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    addr
+    serve_axum(
+        Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/api", get(|| async { "secret" }))
+            .layer(BearerAuthLayer::with_store(store).public_paths(["/health"])),
+    )
+    .await
 }
 
 fn bearer(token: &str) -> [(&'static str, String); 1] {

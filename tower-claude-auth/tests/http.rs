@@ -9,28 +9,22 @@ use http::{Method, StatusCode};
 use tower_claude_auth::{
     Authenticated, BearerAuthLayer, Credential, DEFAULT_PUBLIC_PATHS, Key, KeyStore,
 };
-use tower_claude_testkit::{Reply, get as fetch, listener, send};
+use tower_claude_testkit::{BYPASS_SHAPES, Reply, get as fetch, send, serve_axum};
 
 async fn whoami(Extension(who): Extension<Authenticated>) -> String {
     format!("{} {:?}", who.key, who.scopes)
 }
 
 async fn serve(layer: BearerAuthLayer) -> SocketAddr {
-    let (listener, addr) = listener().await;
-    let app = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/docs/{*rest}", get(|| async { "docs" }))
-        .route("/api/whoami", get(whoami))
-        .route("/api/echo", any(|body: String| async move { body }))
-        .layer(layer);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    addr
+    serve_axum(
+        Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/docs/{*rest}", get(|| async { "docs" }))
+            .route("/api/whoami", get(whoami))
+            .route("/api/echo", any(|body: String| async move { body }))
+            .layer(layer),
+    )
+    .await
 }
 
 fn plaintext_layer() -> BearerAuthLayer {
@@ -147,20 +141,7 @@ async fn public_paths_and_the_bypass_table() {
     let addr = serve(plaintext_layer()).await;
     assert_eq!(fetch(addr, "/health", &[]).await.status, StatusCode::OK);
     assert_eq!(fetch(addr, "/docs/intro", &[]).await.status, StatusCode::OK);
-    for shape in [
-        "//health",
-        "/health/",
-        "/health/../admin",
-        "/health%2F..%2Fadmin",
-        "/health;/../admin",
-        "/%68ealth",
-        "/HEALTH",
-        "/healthz-admin",
-        "/docsx",
-        "/docs/..%2fadmin",
-        "/docs/%2e%2e/api/whoami",
-        "/docs//api/whoami",
-    ] {
+    for shape in BYPASS_SHAPES {
         let reply = fetch(addr, shape, &[]).await;
         assert_eq!(
             reply.status,

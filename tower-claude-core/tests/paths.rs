@@ -20,37 +20,9 @@ fn configured_paths_are_public() {
 #[test]
 fn bypass_shapes_are_never_public() {
     let public = rules();
-    let shapes = [
-        "//health",
-        "/health/",
-        "/health/../admin",
-        "/health%2F..%2Fadmin",
-        "/health;/../admin",
-        "/%68ealth",
-        "/HEALTH",
-        "/healthz-admin",
-        "/docsx",
-        "/docs/..%2fadmin",
-        "/docs\\..\\admin",
-        "/docs/../admin",
-        "/docs/./admin",
-        "/docs/%2e%2e/admin",
-        "/docs/%252e%252e/admin",
-        "/docs//admin",
-        "/docs/",
-        "/docs;x",
-        "/docs/%0aadmin",
-        "/health%0a",
-        "/health%00",
-        "/Docs",
-        "/docs/%5c..%5cadmin",
-        "health",
-        "",
-        "*",
-        "/./health",
-        "/admin/../health",
-        "/health/.",
-    ];
+    let mut shapes = tower_claude_testkit::BYPASS_SHAPES.to_vec();
+    // Shapes an HTTP client cannot send, but a raw socket or a proxy can.
+    shapes.extend(["/docs\\..\\admin", "health", "", "*", "/health\u{0}"]);
     for path in shapes {
         assert!(
             !public.is_match(&Method::GET, path),

@@ -11,18 +11,10 @@ use tower_claude_core::{ClientIpResolver, IpCidr};
 use tower_claude_headers::{
     CspNonce, HttpsRedirectLayer, SecurityHeadersBuilder, SecurityHeadersLayer,
 };
-use tower_claude_testkit::{get as fetch, listener};
+use tower_claude_testkit::{get as fetch, listener, serve_axum};
 
 async fn serve(app: Router) -> SocketAddr {
-    let (listener, addr) = listener().await;
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    addr
+    serve_axum(app).await
 }
 
 fn app() -> Router {
