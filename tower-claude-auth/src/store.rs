@@ -450,18 +450,15 @@ impl BcryptJob {
                 .unwrap_or_else(PoisonError::into_inner);
             Arc::clone(in_flight.entry(self.hash).or_default())
         };
-        let verdict = cell.get_or_init(|| self.verify_now()).await.clone();
-        let mut in_flight = inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if in_flight
-            .get(&self.hash)
-            .is_some_and(|current| Arc::ptr_eq(current, &cell))
-        {
-            in_flight.remove(&self.hash);
-        }
-        verdict
+        // Leaves the in-flight map however this request ends: a client that
+        // hangs up mid-verification must not leave its entry behind. The slot
+        // holds this request's only reference to the cell.
+        let slot = InFlightSlot {
+            store: &self.store,
+            hash: self.hash,
+            cell,
+        };
+        slot.cell.get_or_init(|| self.verify_now()).await.clone()
     }
 
     async fn verify_now(&self) -> Verification {
@@ -494,11 +491,91 @@ impl BcryptJob {
 
 const MAX_NAME_LEN: usize = 64;
 
+/// One request's share of an in-flight verification.
+struct InFlightSlot<'a> {
+    store: &'a KeyStore,
+    hash: TokenHash,
+    cell: Arc<OnceCell<Verification>>,
+}
+
+impl Drop for InFlightSlot<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .store
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let is_ours = in_flight
+            .get(&self.hash)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.cell));
+        // Done: the verdict is cached and every waiter holds the cell. Not done:
+        // remove it only when no other request still waits on it (the map's
+        // reference and ours are all that is left). Clones are taken under this
+        // lock, so the count cannot grow while we look at it.
+        if is_ours && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2) {
+            in_flight.remove(&self.hash);
+        }
+    }
+}
+
 fn is_valid_name(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Made with `bcrypt::hash("flood-proof", 10)`: slow enough to abort mid-run.
+    const COST_10: &str = "$2b$10$jwtje0E5AT9fADr6AEltYua2s0bd.xdvCLI/a3G8HuolztdhplG3O";
+
+    fn in_flight(store: &KeyStore) -> usize {
+        store.inner.in_flight.lock().unwrap().len()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn abandoned_verifications_leave_nothing_behind() {
+        let store = KeyStore::builder()
+            .bcrypt_workers(1)
+            .bcrypt_queue(100)
+            .build()
+            .with_default("default", Credential::bcrypt(COST_10).unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let Check::Bcrypt(job) = store.check(format!("wrong-{i}").as_bytes()) else {
+                panic!("a bcrypt key needs a bcrypt run");
+            };
+            tasks.push(tokio::spawn(job.run()));
+        }
+        while in_flight(&store) < 20 {
+            tokio::task::yield_now().await;
+        }
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        assert_eq!(in_flight(&store), 0);
+
+        // Finished verifications leave nothing either, waiters or not.
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let Check::Bcrypt(job) = store.check(b"flood-proof") else {
+                    panic!("a bcrypt key needs a bcrypt run");
+                };
+                tokio::spawn(job.run())
+            })
+            .collect();
+        for run in runs {
+            assert!(matches!(run.await.unwrap(), Verification::Valid(_)));
+        }
+        assert_eq!(in_flight(&store), 0);
+    }
 }
 
 impl fmt::Debug for KeyStore {
