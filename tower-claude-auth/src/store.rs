@@ -526,6 +526,21 @@ fn is_valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.read_keys();
+        let mut names: Vec<&str> = keys.by_name.keys().map(|k| &**k).collect();
+        names.sort_unstable();
+        f.debug_struct("KeyStore")
+            .field("keys", &names)
+            .field(
+                "default",
+                &keys.default.as_ref().map(|d| d.identity.key.clone()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,20 +590,5 @@ mod tests {
             assert!(matches!(run.await.unwrap(), Verification::Valid(_)));
         }
         assert_eq!(in_flight(&store), 0);
-    }
-}
-
-impl fmt::Debug for KeyStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys = self.read_keys();
-        let mut names: Vec<&str> = keys.by_name.keys().map(|k| &**k).collect();
-        names.sort_unstable();
-        f.debug_struct("KeyStore")
-            .field("keys", &names)
-            .field(
-                "default",
-                &keys.default.as_ref().map(|d| d.identity.key.clone()),
-            )
-            .finish_non_exhaustive()
     }
 }
