@@ -28,6 +28,10 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&[u8], HeaderProblem> 
     }
     let bytes = value.as_bytes();
     const SCHEME: &[u8] = b"bearer";
+    if bytes.eq_ignore_ascii_case(SCHEME) {
+        // `Bearer ` arrives as `Bearer`: servers trim trailing whitespace.
+        return Err(HeaderProblem::Malformed("the bearer token is empty"));
+    }
     if bytes.len() <= SCHEME.len() || !bytes[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
         return Err(HeaderProblem::Malformed("the scheme is not Bearer"));
     }
