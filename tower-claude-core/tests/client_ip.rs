@@ -124,6 +124,22 @@ const CASES: &[Case] = &[
         expect: "10.0.0.1",
     },
     Case {
+        name: "a bad byte the client typed cannot hide the entry the proxy appended",
+        peer: "10.0.0.1",
+        trusted: &["10.0.0.0/8"],
+        header: XFF,
+        lines: &[("x-forwarded-for", b"\xff, 203.0.113.7")],
+        expect: "203.0.113.7",
+    },
+    Case {
+        name: "an open quote the client typed cannot swallow the proxy's element",
+        peer: "10.0.0.1",
+        trusted: &["10.0.0.0/8"],
+        header: FWD,
+        lines: &[("forwarded", br#"for="6.6.6.6, for=203.0.113.7"#)],
+        expect: "203.0.113.7",
+    },
+    Case {
         name: "entries with ports and brackets",
         peer: "10.0.0.1",
         trusted: &["10.0.0.0/8"],

@@ -11,7 +11,7 @@ use crate::Rejection;
 
 use super::addr::canonical;
 use super::cidr::IpCidr;
-use super::forwarded::{Node, forwarded_nodes, parse_address};
+use super::forwarded::{Node, forwarded_element_node, parse_address};
 use super::peer::peer_addr;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -124,13 +124,15 @@ impl ClientIpResolver {
             return walk.current;
         }
         match self.header {
+            // Entries are split from the right, byte-wise, and decoded one by one:
+            // a proxy appends its (well-formed) entry to the client's line, so a
+            // malformed byte or an open quote the client typed to the left must
+            // not hide it.
             ForwardedHeader::XForwardedFor => {
                 for line in headers.get_all(X_FORWARDED_FOR).iter().rev() {
-                    let Ok(text) = line.to_str() else {
-                        return walk.current;
-                    };
-                    for entry in text.rsplit(',') {
-                        if !walk.step(parse_address(entry)) {
+                    for entry in line.as_bytes().rsplit(|&b| b == b',') {
+                        let node = std::str::from_utf8(entry).map_or(Node::Invalid, parse_address);
+                        if !walk.step(node) {
                             return walk.current;
                         }
                     }
@@ -138,10 +140,9 @@ impl ClientIpResolver {
             }
             ForwardedHeader::Forwarded => {
                 for line in headers.get_all(FORWARDED).iter().rev() {
-                    let Ok(text) = line.to_str() else {
-                        return walk.current;
-                    };
-                    for node in forwarded_nodes(text).into_iter().rev() {
+                    for element in line.as_bytes().rsplit(|&b| b == b',') {
+                        let node = std::str::from_utf8(element)
+                            .map_or(Node::Invalid, forwarded_element_node);
                         if !walk.step(node) {
                             return walk.current;
                         }
