@@ -147,8 +147,10 @@ impl Responder for DefaultResponder {
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         );
+        // The refusal's own headers replace the defaults above (a custom
+        // content-type, say) rather than adding a second value.
         for (name, value) in rejection.headers() {
-            headers.append(name, value.clone());
+            headers.insert(name, value.clone());
         }
         response
     }
