@@ -38,7 +38,7 @@ impl IpCidr {
             input: format!("{network}/{prefix}"),
             reason,
         })?;
-        Ok(Self { network, prefix })
+        Ok(fold_mapped_block(network, prefix))
     }
 
     /// The loopback blocks `127.0.0.0/8` and `::1/128`.
@@ -108,10 +108,28 @@ fn validate(network: IpAddr, prefix: u8) -> Result<(), &'static str> {
     if prefix > width {
         return Err("prefix length too long for the address family");
     }
+    if prefix == 0 {
+        return Err("a /0 block trusts every address; list your proxies' blocks");
+    }
     if mask(network, prefix) != network {
         return Err("address has host bits set below the prefix");
     }
     Ok(())
+}
+
+/// An IPv4-mapped IPv6 block (`::ffff:10.0.0.0/104`) as the IPv4 block it
+/// means, since addresses are folded to IPv4 before they are compared.
+fn fold_mapped_block(network: IpAddr, prefix: u8) -> IpCidr {
+    match network {
+        IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+            Some(v4) => IpCidr {
+                network: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            },
+            None => IpCidr { network, prefix },
+        },
+        _ => IpCidr { network, prefix },
+    }
 }
 
 /// Keeps the first `prefix` bits of `ip` and zeroes the rest.
@@ -170,7 +188,7 @@ impl FromStr for IpCidr {
             IpAddr::V6(_) => 128,
         });
         validate(network, prefix).map_err(invalid)?;
-        Ok(Self { network, prefix })
+        Ok(fold_mapped_block(network, prefix))
     }
 }
 
@@ -227,9 +245,16 @@ mod tests {
     }
 
     #[test]
-    fn zero_prefix_covers_the_family() {
-        let all: IpCidr = "0.0.0.0/0".parse().unwrap();
-        assert!(all.contains("203.0.113.9".parse().unwrap()));
-        assert!(!all.contains("::1".parse().unwrap()));
+    fn zero_prefix_is_refused() {
+        assert!("0.0.0.0/0".parse::<IpCidr>().is_err());
+        assert!("::/0".parse::<IpCidr>().is_err());
+    }
+
+    #[test]
+    fn mapped_blocks_mean_their_ipv4_block() {
+        let block: IpCidr = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert_eq!(block.to_string(), "10.0.0.0/8");
+        assert!(block.contains("10.1.2.3".parse().unwrap()));
+        assert!(block.contains("::ffff:10.1.2.3".parse().unwrap()));
     }
 }
