@@ -23,7 +23,7 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// An IPv6 grouping prefix is longer than 128 bits.
+    /// An IPv6 grouping prefix is shorter than `/16` or longer than `/128`.
     InvalidPrefixLength(u8),
 }
 
@@ -35,7 +35,7 @@ impl fmt::Display for ConfigError {
             }
             Self::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
             Self::InvalidPrefixLength(len) => {
-                write!(f, "invalid IPv6 prefix length /{len}: at most /128")
+                write!(f, "invalid IPv6 prefix length /{len}: between /16 and /128")
             }
         }
     }

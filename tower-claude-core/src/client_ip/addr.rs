@@ -44,12 +44,18 @@ impl Ipv6Prefix {
     /// The `/64` a single subscriber holds on almost every network.
     pub const DEFAULT: Self = Self(64);
 
+    /// The shortest prefix accepted: registries hand out `/32` and longer, so a
+    /// shorter group already spans many networks.
+    pub const MIN_BITS: u8 = 16;
+
     /// A prefix of `bits` leading bits.
     ///
     /// # Errors
-    /// When `bits` is greater than 128.
+    /// When `bits` is below [`MIN_BITS`](Self::MIN_BITS) (such a group would
+    /// put whole regions, or with `/0` every IPv6 client, behind one key) or
+    /// above 128.
     pub fn new(bits: u8) -> Result<Self, ConfigError> {
-        if bits > 128 {
+        if !(Self::MIN_BITS..=128).contains(&bits) {
             return Err(ConfigError::InvalidPrefixLength(bits));
         }
         Ok(Self(bits))
@@ -110,5 +116,8 @@ mod tests {
             "::1"
         );
         assert!(Ipv6Prefix::new(129).is_err());
+        assert!(Ipv6Prefix::new(0).is_err());
+        assert!(Ipv6Prefix::new(15).is_err());
+        assert!(Ipv6Prefix::new(16).is_ok());
     }
 }

@@ -57,6 +57,12 @@ impl IpCidr {
 
     /// The private blocks of RFC 1918 and RFC 4193 (`10/8`, `172.16/12`,
     /// `192.168/16`, `fc00::/7`): the usual home of load balancers inside a VPC.
+    ///
+    /// Trusting them trusts *every* host in them, not only the load balancer: in
+    /// a Kubernetes cluster any pod, and in a shared VPC any tenant's machine, can
+    /// then reach the service directly and name whatever client address it likes
+    /// in `X-Forwarded-For`. Prefer the proxies' own addresses or subnet where
+    /// they are known.
     pub fn private() -> [Self; 4] {
         [
             Self {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, Uri};
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
 
-use super::grpc::{grpc_flavour, percent_encode_grpc_message};
+use super::grpc::{GrpcFlavour, grpc_flavour, percent_encode_grpc_message};
 use super::json::error_body;
 use super::refusal::Rejection;
 use crate::body::{RejectionBody, ResponseBody};
@@ -21,6 +21,7 @@ pub struct RequestHead<'a> {
     method: &'a Method,
     uri: &'a Uri,
     headers: &'a HeaderMap,
+    version: Version,
 }
 
 impl<'a> RequestHead<'a> {
@@ -30,16 +31,30 @@ impl<'a> RequestHead<'a> {
             method: request.method(),
             uri: request.uri(),
             headers: request.headers(),
+            version: request.version(),
         }
     }
 
-    /// A head from its parts.
+    /// A head from its parts, taken to have come over HTTP/2 (set another
+    /// version with [`with_version`](Self::with_version)).
     pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
         Self {
             method,
             uri,
             headers,
+            version: Version::HTTP_2,
         }
+    }
+
+    /// The same head, received over `version`.
+    pub fn with_version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The HTTP version the request came over.
+    pub fn version(&self) -> Version {
+        self.version
     }
 
     /// The request method.
@@ -57,9 +72,20 @@ impl<'a> RequestHead<'a> {
         self.headers
     }
 
-    /// Whether the request is a gRPC call (see [`is_grpc`](crate::is_grpc)).
+    /// Whether the request is a gRPC call (see [`is_grpc`](crate::is_grpc)) that
+    /// can take a gRPC answer: gRPC-Web over any version, plain gRPC only over
+    /// HTTP/2, as its trailers need it. A client that sends `application/grpc`
+    /// over HTTP/1.1 is no gRPC client, and gets the HTTP status it would
+    /// otherwise hide behind a `200`.
     pub fn is_grpc(&self) -> bool {
-        grpc_flavour(self.headers).is_some()
+        self.grpc_flavour().is_some()
+    }
+
+    pub(crate) fn grpc_flavour(&self) -> Option<GrpcFlavour> {
+        match grpc_flavour(self.headers)? {
+            GrpcFlavour::Grpc if self.version < Version::HTTP_2 => None,
+            flavour => Some(flavour),
+        }
     }
 }
 
@@ -112,7 +138,7 @@ pub struct DefaultResponder;
 
 impl Responder for DefaultResponder {
     fn respond(&self, request: &RequestHead<'_>, rejection: &Rejection) -> Response<Bytes> {
-        let mut response = match grpc_flavour(request.headers()) {
+        let mut response = match request.grpc_flavour() {
             Some(flavour) => {
                 let mut response = Response::new(Bytes::new());
                 let headers = response.headers_mut();
@@ -256,5 +282,20 @@ mod tests {
             "needs scope: admin 100%25"
         );
         assert!(response.body().is_empty());
+    }
+
+    #[test]
+    fn grpc_content_type_over_http1_gets_the_http_status() {
+        let (m, u, h) = head_with(Some("application/grpc"));
+        let rejection = Rejection::unauthenticated("missing_token", "no token");
+        let head = RequestHead::new(&m, &u, &h).with_version(http::Version::HTTP_11);
+        assert!(!head.is_grpc());
+        let response = DefaultResponder.respond(&head, &rejection);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(!response.headers().contains_key("grpc-status"));
+
+        let (m, u, h) = head_with(Some("application/grpc-web+proto"));
+        let head = RequestHead::new(&m, &u, &h).with_version(http::Version::HTTP_11);
+        assert!(head.is_grpc(), "gRPC-Web runs over HTTP/1.1");
     }
 }
