@@ -1,0 +1,461 @@
+//! The `RateLimitLayer` and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{Extensions, HeaderMap, Method};
+use tower_claude_core::{
+    ClientIpResolver, IpCidr, Ipv6Prefix, MissingPeerAddr, PathRules, Rejection, Responder,
+    SharedResponder, is_ambiguous_path,
+};
+use tower_layer::Layer;
+
+use crate::error::RateLimitConfigError;
+use crate::headers::{PolicyHeaders, RateLimitHeaders, is_valid_policy_name};
+use crate::key::{ClientKey, KeyExtractor, KeyInput};
+use crate::quota::Quota;
+use crate::service::RateLimit;
+use crate::store::{MemoryStore, PolicyInfo, RateLimitStore};
+
+pub(crate) const LAYER: &str = "tower_claude_ratelimit";
+
+/// Limits each client to a [`Quota`], keyed by its address.
+///
+/// | request | HTTP answer | gRPC answer |
+/// | --- | --- | --- |
+/// | within the quota | the inner service, with the rate-limit fields | the same |
+/// | over the quota | 429, `Retry-After` in whole seconds (never 0) and the fields | `RESOURCE_EXHAUSTED` |
+/// | no peer address recorded by the server | 500, one `tracing` error naming the fix | `INTERNAL` |
+/// | store failed (distributed stores) | 503 with `Retry-After` | `UNAVAILABLE` |
+/// | exempt path or exempt address | the inner service, untouched | the same |
+///
+/// The client address comes from [`ClientIpResolver`]: the peer address unless
+/// [trusted proxies](Self::trusted_proxies) are configured, so a client cannot
+/// pick its bucket with `X-Forwarded-For`. IPv6 clients are grouped by their
+/// `/64` (see [`ipv6_prefix`](Self::ipv6_prefix)), as one subscriber holds a
+/// whole `/64`.
+///
+/// ```
+/// use http::Method;
+/// use tower_claude_core::PathRules;
+/// use tower_claude_ratelimit::{Quota, RateLimitLayer};
+///
+/// let limit = RateLimitLayer::per_ip(Quota::per_minute(100).burst(20))
+///     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
+///     .ipv6_prefix(56)
+///     .exempt_paths(["/health"])
+///     .route("login", PathRules::new().exact_for(Method::POST, "/login"), Quota::per_minute(5));
+/// let app: axum::Router = axum::Router::new().layer(limit);
+/// ```
+pub struct RateLimitLayer<St: RateLimitStore = MemoryStore> {
+    config: Arc<Config<St>>,
+}
+
+pub(crate) struct Policy<B> {
+    pub(crate) info: PolicyInfo,
+    pub(crate) bucket: B,
+    pub(crate) headers: Arc<PolicyHeaders>,
+}
+
+struct Route<B> {
+    rules: PathRules,
+    policy: Policy<B>,
+}
+
+pub(crate) struct Config<St: RateLimitStore> {
+    pub(crate) store: St,
+    default: Policy<St::Bucket>,
+    routes: Vec<Route<St::Bucket>>,
+    /// The route policy with the slowest rate, which ambiguous paths are held to.
+    strictest: Option<usize>,
+    exempt: PathRules,
+    exempt_ips: Vec<IpCidr>,
+    resolver: ClientIpResolver,
+    ipv6_prefix: Ipv6Prefix,
+    key: Option<Arc<dyn KeyExtractor>>,
+    pub(crate) headers: RateLimitHeaders,
+    pub(crate) responder: SharedResponder,
+}
+
+/// What the layer does with a request before asking the store.
+pub(crate) enum Plan {
+    Pass,
+    Limit(PolicyId, ClientKey),
+    Refuse(Rejection),
+}
+
+/// A policy of a layer: a route's index, or the default.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PolicyId(Option<usize>);
+
+impl RateLimitLayer<MemoryStore> {
+    /// Limits each client to `quota`, with buckets in memory.
+    pub fn new(quota: Quota) -> Self {
+        Self::with_store(MemoryStore::new(), quota)
+    }
+
+    /// The same as [`new`](Self::new): each client address its own bucket.
+    pub fn per_ip(quota: Quota) -> Self {
+        Self::new(quota)
+    }
+}
+
+impl<St: RateLimitStore> RateLimitLayer<St> {
+    /// Limits each client to `quota`, with buckets in `store`.
+    pub fn with_store(store: St, quota: Quota) -> Self {
+        let default = policy(&store, "default".into(), quota);
+        Self {
+            config: Arc::new(Config {
+                store,
+                default,
+                routes: Vec::new(),
+                strictest: None,
+                exempt: PathRules::new(),
+                exempt_ips: Vec::new(),
+                resolver: ClientIpResolver::new(),
+                ipv6_prefix: Ipv6Prefix::DEFAULT,
+                key: None,
+                headers: RateLimitHeaders::default(),
+                responder: SharedResponder::default(),
+            }),
+        }
+    }
+
+    /// The store, to read its statistics.
+    pub fn store(&self) -> &St {
+        &self.config.store
+    }
+
+    /// Holds requests that match `rules` to their own `quota`, in buckets of
+    /// their own, under the policy `name` (sent in the `RateLimit` fields).
+    /// The first matching route wins; the rest take the default quota.
+    ///
+    /// A path that some component could read two ways (percent-encoding, dot
+    /// or empty segments, `;`, a backslash; see [`PathRules`]) matches no rule
+    /// exactly, so it is held to the *strictest* route quota rather than
+    /// escaping to the default one: `/log%69n` is not a way around a login
+    /// limit.
+    ///
+    /// # Panics
+    /// On an invalid or repeated name; see [`try_route`](Self::try_route).
+    #[must_use]
+    pub fn route(self, name: &str, rules: PathRules, quota: Quota) -> Self {
+        match self.try_route(name, rules, quota) {
+            Ok(layer) => layer,
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// [`route`](Self::route), from configuration.
+    ///
+    /// # Errors
+    /// When `name` is not 1 to 64 of `A-Z a-z 0-9 _ - .`, or another policy
+    /// of this layer has it.
+    pub fn try_route(
+        mut self,
+        name: &str,
+        rules: PathRules,
+        quota: Quota,
+    ) -> Result<Self, RateLimitConfigError> {
+        self.check_name(name)?;
+        let config = Arc::make_mut(&mut self.config);
+        let policy = policy(&config.store, name.into(), quota);
+        config.routes.push(Route { rules, policy });
+        config.strictest = strictest(&config.routes);
+        Ok(self)
+    }
+
+    /// Names the default policy (`default` unless set).
+    ///
+    /// # Panics
+    /// On an invalid or repeated name.
+    #[must_use]
+    pub fn default_policy_name(mut self, name: &str) -> Self {
+        if let Err(error) = self.check_name(name) {
+            panic!("{error}");
+        }
+        let config = Arc::make_mut(&mut self.config);
+        let quota = config.default.info.quota();
+        config.default = policy(&config.store, name.into(), quota);
+        self
+    }
+
+    /// Paths that are never limited, such as health checks (exact paths).
+    ///
+    /// # Panics
+    /// On a path that is not clean; see [`exempt`](Self::exempt) with
+    /// [`PathRules::try_exact`].
+    #[must_use]
+    pub fn exempt_paths<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<str>,
+    {
+        let config = Arc::make_mut(&mut self.config);
+        for path in paths {
+            config.exempt = std::mem::take(&mut config.exempt).exact(path.as_ref());
+        }
+        self
+    }
+
+    /// Requests that are never limited, as a set of path rules. Replaces the
+    /// paths given before. Paths that could be read two ways are never exempt.
+    #[must_use]
+    pub fn exempt(mut self, rules: PathRules) -> Self {
+        Arc::make_mut(&mut self.config).exempt = rules;
+        self
+    }
+
+    /// Client addresses that are never limited, such as internal monitors.
+    #[must_use]
+    pub fn exempt_ips(mut self, blocks: impl IntoIterator<Item = IpCidr>) -> Self {
+        Arc::make_mut(&mut self.config).exempt_ips.extend(blocks);
+        self
+    }
+
+    /// Proxies whose forwarding headers name the client. Without them the
+    /// peer address is the client, whatever the headers say.
+    #[must_use]
+    pub fn trusted_proxies(mut self, blocks: impl IntoIterator<Item = IpCidr>) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        config.resolver = config.resolver.clone().trust_proxies(blocks);
+        self
+    }
+
+    /// Resolves client addresses with `resolver` (to choose the forwarding
+    /// header), replacing [`trusted_proxies`](Self::trusted_proxies).
+    #[must_use]
+    pub fn client_ip(mut self, resolver: ClientIpResolver) -> Self {
+        Arc::make_mut(&mut self.config).resolver = resolver;
+        self
+    }
+
+    /// Groups IPv6 clients by their first `bits` bits (default 64).
+    ///
+    /// # Panics
+    /// When `bits` is not between 16 and 128; see
+    /// [`ipv6_grouping`](Self::ipv6_grouping) with [`Ipv6Prefix::new`].
+    #[must_use]
+    pub fn ipv6_prefix(self, bits: u8) -> Self {
+        match Ipv6Prefix::new(bits) {
+            Ok(prefix) => self.ipv6_grouping(prefix),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Groups IPv6 clients by `prefix`.
+    #[must_use]
+    pub fn ipv6_grouping(mut self, prefix: Ipv6Prefix) -> Self {
+        Arc::make_mut(&mut self.config).ipv6_prefix = prefix;
+        self
+    }
+
+    /// Chooses buckets with `extractor`; requests it returns `None` for stay
+    /// keyed by client address.
+    #[must_use]
+    pub fn key(mut self, extractor: impl KeyExtractor) -> Self {
+        Arc::make_mut(&mut self.config).key = Some(Arc::new(extractor));
+        self
+    }
+
+    /// Which rate-limit fields responses carry (default: both sets).
+    #[must_use]
+    pub fn headers(mut self, headers: RateLimitHeaders) -> Self {
+        Arc::make_mut(&mut self.config).headers = headers;
+        self
+    }
+
+    /// Shapes refusals with `responder` instead of the core JSON and gRPC
+    /// answers.
+    #[must_use]
+    pub fn responder(mut self, responder: impl Responder) -> Self {
+        Arc::make_mut(&mut self.config).responder = SharedResponder::new(responder);
+        self
+    }
+
+    fn check_name(&self, name: &str) -> Result<(), RateLimitConfigError> {
+        if !is_valid_policy_name(name) {
+            return Err(RateLimitConfigError::PolicyName(name.to_owned()));
+        }
+        let config = &self.config;
+        let taken = config.default.info.name() == name
+            || config.routes.iter().any(|r| r.policy.info.name() == name);
+        if taken {
+            return Err(RateLimitConfigError::DuplicatePolicy(name.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+fn policy<St: RateLimitStore>(store: &St, name: Arc<str>, quota: Quota) -> Policy<St::Bucket> {
+    let headers = Arc::new(PolicyHeaders::new(&name, quota));
+    let info = PolicyInfo::new(name, quota);
+    Policy {
+        bucket: store.bucket(&info),
+        info,
+        headers,
+    }
+}
+
+/// The route whose quota refills slowest, then has the smallest burst.
+fn strictest<B>(routes: &[Route<B>]) -> Option<usize> {
+    routes
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, route)| {
+            let quota = route.policy.info.quota();
+            (
+                quota.interval_nanos(),
+                std::cmp::Reverse(quota.burst_size()),
+            )
+        })
+        .map(|(index, _)| index)
+}
+
+impl<St: RateLimitStore> Config<St> {
+    pub(crate) fn plan(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Plan {
+        let path = uri.path();
+        if self.exempt.is_match(method, path) {
+            return Plan::Pass;
+        }
+        let (client_ip, missing) = match self.resolver.resolve(headers, extensions) {
+            Ok(ip) => (Some(ip), None),
+            Err(missing) => (None, Some(missing)),
+        };
+        if let Some(ip) = client_ip
+            && self.exempt_ips.iter().any(|block| block.contains(ip))
+        {
+            return Plan::Pass;
+        }
+        let grouped = client_ip.map(|ip| self.ipv6_prefix.apply(ip));
+        let chosen = self.key.as_ref().and_then(|extractor| {
+            extractor.extract(&KeyInput {
+                method,
+                uri,
+                headers,
+                extensions,
+                client_ip: grouped,
+            })
+        });
+        let key = match (chosen, grouped) {
+            (Some(key), _) => key,
+            (None, Some(ip)) => ClientKey::ip(ip),
+            (None, None) => return Plan::Refuse(report_missing(missing)),
+        };
+        Plan::Limit(self.policy_for(method, path), key)
+    }
+
+    fn policy_for(&self, method: &Method, path: &str) -> PolicyId {
+        if let Some(index) = self
+            .routes
+            .iter()
+            .position(|r| r.rules.is_match(method, path))
+        {
+            return PolicyId(Some(index));
+        }
+        match self.strictest {
+            Some(index) if is_ambiguous_path(path) => PolicyId(Some(index)),
+            _ => PolicyId(None),
+        }
+    }
+
+    pub(crate) fn policy(&self, id: PolicyId) -> &Policy<St::Bucket> {
+        id.0.and_then(|index| self.routes.get(index))
+            .map_or(&self.default, |route| &route.policy)
+    }
+}
+
+fn report_missing(missing: Option<MissingPeerAddr>) -> Rejection {
+    match missing {
+        Some(missing) => missing.report(LAYER),
+        // Unreachable: without a client address the resolver said why.
+        None => Rejection::internal(
+            "missing_client_address",
+            "the server could not determine the client address",
+        ),
+    }
+}
+
+impl<S, St: RateLimitStore> Layer<S> for RateLimitLayer<St> {
+    type Service = RateLimit<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit::new(inner, Arc::clone(&self.config))
+    }
+}
+
+impl<St: RateLimitStore> Clone for RateLimitLayer<St> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<St: RateLimitStore> Clone for Config<St> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            default: self.default.clone(),
+            routes: self
+                .routes
+                .iter()
+                .map(|r| Route {
+                    rules: r.rules.clone(),
+                    policy: r.policy.clone(),
+                })
+                .collect(),
+            strictest: self.strictest,
+            exempt: self.exempt.clone(),
+            exempt_ips: self.exempt_ips.clone(),
+            resolver: self.resolver.clone(),
+            ipv6_prefix: self.ipv6_prefix,
+            key: self.key.clone(),
+            headers: self.headers,
+            responder: self.responder.clone(),
+        }
+    }
+}
+
+impl<B: Clone> Clone for Policy<B> {
+    fn clone(&self) -> Self {
+        Self {
+            info: self.info.clone(),
+            bucket: self.bucket.clone(),
+            headers: Arc::clone(&self.headers),
+        }
+    }
+}
+
+impl<St: RateLimitStore + fmt::Debug> fmt::Debug for RateLimitLayer<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl<St: RateLimitStore + fmt::Debug> fmt::Debug for Config<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes: Vec<_> = self
+            .routes
+            .iter()
+            .map(|r| (r.policy.info.name(), r.policy.info.quota(), &r.rules))
+            .collect();
+        f.debug_struct("RateLimitLayer")
+            .field("store", &self.store)
+            .field("default", &self.default.info)
+            .field("routes", &routes)
+            .field("exempt", &self.exempt)
+            .field("exempt_ips", &self.exempt_ips)
+            .field("client_ip", &self.resolver)
+            .field("ipv6_prefix", &self.ipv6_prefix)
+            .field("custom_key", &self.key.is_some())
+            .field("headers", &self.headers)
+            .finish()
+    }
+}

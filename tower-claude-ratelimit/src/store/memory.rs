@@ -1,0 +1,443 @@
+//! The in-memory store: one dashmap of GCRA timestamps per policy, swept and capped.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use governor::clock::Clock;
+use siphasher::sip128::{Hasher128, SipHasher13};
+
+use super::time::Time;
+use super::{Check, PolicyInfo, RateLimitStore, StoreError};
+use crate::decision::Decision;
+use crate::key::ClientKey;
+
+/// 128 bits naming a client: an address, or a keyed hash of a named key. Two
+/// words rather than a `u128` so that an entry is 24 bytes, not 32.
+type Slot = [u64; 2];
+
+const SEC: u64 = 1_000_000_000;
+
+/// What the store does with a client it does not track yet once it tracks
+/// [`max_keys`](MemoryStoreBuilder::max_keys) clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AtCapacity {
+    /// Refuse it (429, `Retry-After: 1`) until a sweep frees room. Clients
+    /// already tracked keep their buckets; only newcomers wait. This keeps the
+    /// limit: a spray of fresh addresses cannot buy untracked requests.
+    #[default]
+    RefuseNew,
+    /// Admit it without tracking it. Nobody is refused for the table being
+    /// full, but while it is full, new clients are not limited at all.
+    AdmitUntracked,
+}
+
+/// Buckets in memory, per instance: the default store.
+///
+/// - Each tracked client costs one 24-byte entry in a hash table (about 40
+///   bytes with the table's slack; see the crate README for the measurement).
+/// - A client whose bucket is full again is forgotten by the next sweep, which
+///   loses nothing: a full bucket and no entry are the same state. Sweeps run
+///   every [`sweep_interval`](MemoryStoreBuilder::sweep_interval) inside a
+///   request, with no task of their own.
+/// - At most [`max_keys`](MemoryStoreBuilder::max_keys) clients are tracked;
+///   [`AtCapacity`] says what happens to the next one.
+///
+/// ```
+/// use std::time::Duration;
+/// use governor::clock::FakeRelativeClock;
+/// use tower_claude_ratelimit::{MemoryStore, Quota, RateLimitLayer};
+///
+/// let clock = FakeRelativeClock::default();
+/// let store = MemoryStore::builder()
+///     .clock(clock.clone())
+///     .max_keys(100_000)
+///     .build();
+/// let limit = RateLimitLayer::with_store(store, Quota::per_second(10));
+/// clock.advance(Duration::from_secs(1));
+/// # let _ = limit;
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    time: Time,
+    hash_key: (u64, u64),
+    tracked: AtomicUsize,
+    max_keys: usize,
+    at_capacity: AtCapacity,
+    sweep_every: u64,
+    /// When the store last warned that it was full (nanoseconds on its clock).
+    full_warned_at: AtomicU64,
+}
+
+/// The table of one policy in a [`MemoryStore`].
+#[derive(Clone)]
+pub struct MemoryBucket {
+    table: Arc<Table>,
+}
+
+struct Table {
+    map: DashMap<Slot, u64>,
+    interval: u64,
+    tolerance: u64,
+    next_sweep: AtomicU64,
+    name: Arc<str>,
+}
+
+/// Settings of a [`MemoryStore`].
+#[derive(Debug, Clone)]
+pub struct MemoryStoreBuilder {
+    time: Option<Time>,
+    max_keys: usize,
+    at_capacity: AtCapacity,
+    sweep_interval: Duration,
+}
+
+impl MemoryStore {
+    /// The default store: a million tracked clients at most, swept every ten
+    /// seconds, on the quanta clock.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Settings for a store.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            time: None,
+            max_keys: 1_000_000,
+            at_capacity: AtCapacity::default(),
+            sweep_interval: Duration::from_secs(10),
+        }
+    }
+
+    /// Clients tracked now, over all policies.
+    pub fn tracked_keys(&self) -> usize {
+        self.shared.tracked.load(Ordering::Relaxed)
+    }
+
+    /// The most clients the store tracks.
+    pub fn max_keys(&self) -> usize {
+        self.shared.max_keys
+    }
+
+    /// Forgets every client of `bucket` whose bucket is full again, at once
+    /// rather than at the next scheduled sweep; returns how many it forgot.
+    pub fn sweep(&self, bucket: &MemoryBucket) -> usize {
+        self.sweep_table(&bucket.table, self.shared.time.now())
+    }
+
+    fn sweep_table(&self, table: &Table, now: u64) -> usize {
+        let mut forgotten = 0usize;
+        table.map.retain(|_, tat| {
+            let keep = *tat > now;
+            forgotten += usize::from(!keep);
+            keep
+        });
+        self.shared.tracked.fetch_sub(forgotten, Ordering::Relaxed);
+        tracing::debug!(
+            target: "tower_claude_ratelimit",
+            policy = %table.name,
+            forgotten,
+            tracked = self.tracked_keys(),
+            "swept idle rate-limit buckets"
+        );
+        forgotten
+    }
+
+    /// Sweeps `table` when its time has come; one caller wins the race.
+    fn maybe_sweep(&self, table: &Table, now: u64) {
+        let due = table.next_sweep.load(Ordering::Relaxed);
+        if now < due {
+            return;
+        }
+        let next = now.saturating_add(self.shared.sweep_every);
+        if table
+            .next_sweep
+            .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.sweep_table(table, now);
+        }
+    }
+
+    fn slot(&self, key: &ClientKey) -> Slot {
+        if let Some(ip) = key.as_ip() {
+            return match ip {
+                // IPv4-mapped form: no grouped IPv6 key (low 64 bits zero) and
+                // no mapped address (folded to IPv4 by the resolver) looks alike.
+                IpAddr::V4(v4) => split(u128::from(v4.to_ipv6_mapped())),
+                IpAddr::V6(v6) => split(u128::from(v6)),
+            };
+        }
+        let (k0, k1) = self.shared.hash_key;
+        let mut hasher = SipHasher13::new_with_keys(k0, k1);
+        std::hash::Hasher::write(&mut hasher, key.as_name().unwrap_or_default());
+        let hash = hasher.finish128();
+        [hash.h1, hash.h2]
+    }
+
+    fn decide(&self, table: &Table, key: &ClientKey) -> Decision {
+        let now = self.shared.time.now();
+        self.maybe_sweep(table, now);
+        match table.map.entry(self.slot(key)) {
+            Entry::Occupied(mut entry) => {
+                let (decision, new_tat) =
+                    Decision::gcra(*entry.get(), now, table.interval, table.tolerance);
+                if let Some(tat) = new_tat {
+                    *entry.get_mut() = tat;
+                }
+                decision
+            }
+            Entry::Vacant(entry) => {
+                let (decision, new_tat) = Decision::gcra(0, now, table.interval, table.tolerance);
+                let Some(tat) = new_tat else {
+                    return decision;
+                };
+                if self.has_room() {
+                    entry.insert(tat);
+                    self.shared.tracked.fetch_add(1, Ordering::Relaxed);
+                    return decision;
+                }
+                drop(entry);
+                self.at_capacity(table, key, now, tat, decision)
+            }
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.shared.tracked.load(Ordering::Relaxed) < self.shared.max_keys
+    }
+
+    /// A new client while the store is full: sweep now if no sweep ran lately,
+    /// then track it if that made room, or apply the capacity policy.
+    fn at_capacity(
+        &self,
+        table: &Table,
+        key: &ClientKey,
+        now: u64,
+        tat: u64,
+        admitted: Decision,
+    ) -> Decision {
+        let shared = &self.shared;
+        let warned = shared.full_warned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(warned) >= shared.sweep_every
+            && shared
+                .full_warned_at
+                .compare_exchange(warned, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                target: "tower_claude_ratelimit",
+                policy = %table.name,
+                max_keys = shared.max_keys,
+                behaviour = ?shared.at_capacity,
+                "rate-limit store is full: new clients are handled by the capacity policy until a sweep frees room"
+            );
+            self.sweep_table(table, now);
+            if self.has_room() {
+                if table.map.insert(self.slot(key), tat).is_none() {
+                    shared.tracked.fetch_add(1, Ordering::Relaxed);
+                }
+                return admitted;
+            }
+        }
+        match shared.at_capacity {
+            AtCapacity::AdmitUntracked => admitted,
+            AtCapacity::RefuseNew => {
+                Decision::from_parts(false, 0, admitted.reset(), Duration::from_nanos(SEC))
+            }
+        }
+    }
+}
+
+fn split(value: u128) -> Slot {
+    [(value >> 64) as u64, value as u64]
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RateLimitStore for MemoryStore {
+    type Bucket = MemoryBucket;
+    type Future = std::future::Ready<Result<Decision, StoreError>>;
+
+    fn bucket(&self, policy: &PolicyInfo) -> MemoryBucket {
+        let quota = policy.quota();
+        MemoryBucket {
+            table: Arc::new(Table {
+                map: DashMap::new(),
+                interval: quota.interval_nanos(),
+                tolerance: quota.tolerance_nanos(),
+                next_sweep: AtomicU64::new(self.shared.time.now() + self.shared.sweep_every),
+                name: policy.name().into(),
+            }),
+        }
+    }
+
+    fn check(&self, bucket: &MemoryBucket, key: &ClientKey) -> Check<Self::Future> {
+        Check::Ready(Ok(self.decide(&bucket.table, key)))
+    }
+}
+
+impl MemoryStoreBuilder {
+    /// Reads time from `clock` (governor's `FakeRelativeClock` in tests).
+    #[must_use]
+    pub fn clock<C>(mut self, clock: C) -> Self
+    where
+        C: Clock + Send + Sync + 'static,
+    {
+        self.time = Some(Time::injected(clock));
+        self
+    }
+
+    /// The most clients tracked at once, over all policies (default 1,000,000,
+    /// about 40 MB).
+    #[must_use]
+    pub fn max_keys(mut self, max_keys: usize) -> Self {
+        self.max_keys = max_keys.max(1);
+        self
+    }
+
+    /// What happens to a new client when the store is full.
+    #[must_use]
+    pub fn at_capacity(mut self, at_capacity: AtCapacity) -> Self {
+        self.at_capacity = at_capacity;
+        self
+    }
+
+    /// How often each policy's table forgets clients whose bucket is full again
+    /// (default 10 s). A sweep walks the whole table inside one request.
+    #[must_use]
+    pub fn sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The store.
+    pub fn build(self) -> MemoryStore {
+        let sweep_every = u64::try_from(self.sweep_interval.as_nanos()).unwrap_or(u64::MAX);
+        MemoryStore {
+            shared: Arc::new(Shared {
+                time: self.time.unwrap_or_else(Time::quanta),
+                hash_key: random_key(),
+                tracked: AtomicUsize::new(0),
+                max_keys: self.max_keys,
+                at_capacity: self.at_capacity,
+                sweep_every,
+                full_warned_at: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+/// A fresh SipHash key, so that nobody can aim a named key at another's slot.
+/// std's `RandomState` seeds itself from the OS; hashing through it hands out
+/// words nobody outside the process knows.
+fn random_key() -> (u64, u64) {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    (state.hash_one(0x5eed_u64), state.hash_one(0xfeed_u64))
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("tracked_keys", &self.tracked_keys())
+            .field("max_keys", &self.shared.max_keys)
+            .field("at_capacity", &self.shared.at_capacity)
+            .field("clock", &self.shared.time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for MemoryBucket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryBucket")
+            .field("policy", &self.table.name)
+            .field("tracked", &self.table.map.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Quota;
+    use governor::clock::FakeRelativeClock;
+
+    fn setup(
+        max_keys: usize,
+        at_capacity: AtCapacity,
+    ) -> (FakeRelativeClock, MemoryStore, MemoryBucket) {
+        let clock = FakeRelativeClock::default();
+        let store = MemoryStore::builder()
+            .clock(clock.clone())
+            .max_keys(max_keys)
+            .at_capacity(at_capacity)
+            .build();
+        let bucket = store.bucket(&PolicyInfo::new("default".into(), Quota::per_second(1)));
+        (clock, store, bucket)
+    }
+
+    fn decide(store: &MemoryStore, bucket: &MemoryBucket, key: &ClientKey) -> Decision {
+        match store.check(bucket, key) {
+            Check::Ready(Ok(decision)) => decision,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn ip(n: u32) -> ClientKey {
+        ClientKey::ip(IpAddr::V4(n.into()))
+    }
+
+    #[test]
+    fn full_store_refuses_newcomers_but_not_the_tracked() {
+        let (clock, store, bucket) = setup(2, AtCapacity::RefuseNew);
+        assert!(decide(&store, &bucket, &ip(1)).is_allowed());
+        assert!(decide(&store, &bucket, &ip(2)).is_allowed());
+        let newcomer = decide(&store, &bucket, &ip(3));
+        assert!(!newcomer.is_allowed());
+        assert_eq!(newcomer.retry_after(), Duration::from_secs(1));
+        assert_eq!(store.tracked_keys(), 2);
+        clock.advance(Duration::from_secs(1));
+        assert!(
+            decide(&store, &bucket, &ip(1)).is_allowed(),
+            "tracked client"
+        );
+        // Client 2's bucket is full again, so the capacity sweep makes room.
+        clock.advance(Duration::from_secs(10));
+        assert!(decide(&store, &bucket, &ip(3)).is_allowed());
+    }
+
+    #[test]
+    fn full_store_can_admit_untracked() {
+        let (_clock, store, bucket) = setup(1, AtCapacity::AdmitUntracked);
+        assert!(decide(&store, &bucket, &ip(1)).is_allowed());
+        for _ in 0..3 {
+            assert!(decide(&store, &bucket, &ip(2)).is_allowed());
+        }
+        assert_eq!(store.tracked_keys(), 1);
+    }
+
+    #[test]
+    fn named_keys_and_addresses_do_not_share_slots() {
+        let (_clock, store, _) = setup(10, AtCapacity::RefuseNew);
+        let v4 = store.slot(&ip(0x0102_0304));
+        let v6 = store.slot(&ClientKey::ip("2001:db8::".parse().unwrap()));
+        let name = store.slot(&ClientKey::name("1.2.3.4"));
+        assert_ne!(v4, v6);
+        assert_ne!(v4, name);
+        assert_eq!(name, store.slot(&ClientKey::name("1.2.3.4")));
+    }
+}
