@@ -44,9 +44,24 @@ impl<St: RateLimitStore> Harness<St> {
         path: &str,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let peer = (!peer.is_empty()).then(|| peer.parse().expect("peer socket address"));
+        self.send_from(method, peer, path, headers).await
+    }
+
+    /// `GET /` from `peer`, status only.
+    pub async fn status_from(&self, peer: SocketAddr) -> StatusCode {
+        self.send_from("GET", Some(peer), "/", &[]).await.status()
+    }
+
+    pub async fn send_from(
+        &self,
+        method: &str,
+        peer: Option<SocketAddr>,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut builder = Request::builder().method(method).uri(path);
-        if !peer.is_empty() {
-            let addr: SocketAddr = peer.parse().expect("peer socket address");
+        if let Some(addr) = peer {
             builder = builder.extension(PeerAddr(addr));
         }
         for (name, value) in headers {
