@@ -1,11 +1,11 @@
 //! Each layer against the peers a user would pick instead, in one run.
 //!
-//! `cargo bench -p tower-claude-benches --bench layers -- auth` (or `headers`)
+//! `cargo bench -p tower-claude-benches --bench layers -- auth` (or `headers`, `ratelimit`)
 //! runs one group.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
-use tower_claude_benches::{BenchService, Body, auth, headers, run};
+use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run};
 
 fn group<F>(
     c: &mut Criterion,
@@ -44,6 +44,13 @@ fn bench(c: &mut Criterion) {
         &headers::SCENARIOS,
         headers::service,
         headers::scenario_request,
+    );
+    group(
+        c,
+        "ratelimit",
+        &ratelimit::SCENARIOS,
+        ratelimit::service,
+        ratelimit::scenario_request,
     );
 }
 

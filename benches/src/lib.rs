@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod headers;
+pub mod ratelimit;
 
 use std::convert::Infallible;
 

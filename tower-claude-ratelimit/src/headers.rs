@@ -1,7 +1,5 @@
 //! The rate-limit fields of a response: the IETF draft's and the legacy trio.
 
-use std::fmt::Write as _;
-
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
@@ -14,9 +12,6 @@ const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-
-/// Values kept ready for small numbers, so most responses format nothing.
-const CACHED_NUMBERS: u64 = 256;
 
 /// Which rate-limit fields responses carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,11 +43,14 @@ impl RateLimitHeaders {
 /// The header values of one policy that do not change between requests.
 #[derive(Debug)]
 pub(crate) struct PolicyHeaders {
-    name: Box<str>,
+    /// `"name";r=`, the start of every `RateLimit` value.
+    ratelimit_prefix: Box<[u8]>,
     policy: HeaderValue,
     limit: HeaderValue,
-    numbers: Box<[HeaderValue]>,
 }
+
+/// The longest `RateLimit` value: a 64-byte name, its quotes and two numbers.
+const RATELIMIT_MAX: usize = 2 + 64 + 3 + 20 + 3 + 20;
 
 impl PolicyHeaders {
     pub(crate) fn new(name: &str, quota: Quota) -> Self {
@@ -61,19 +59,10 @@ impl PolicyHeaders {
         // was configured, so it needs no escaping inside the quoted string.
         let policy = format!("\"{name}\";q={};w={window}", quota.count());
         Self {
-            name: name.into(),
+            ratelimit_prefix: format!("\"{name}\";r=").into_bytes().into_boxed_slice(),
             policy: value(policy),
             limit: HeaderValue::from(quota.count()),
-            numbers: (0..CACHED_NUMBERS).map(HeaderValue::from).collect(),
         }
-    }
-
-    fn number(&self, n: u64) -> HeaderValue {
-        usize::try_from(n)
-            .ok()
-            .and_then(|i| self.numbers.get(i))
-            .cloned()
-            .unwrap_or_else(|| HeaderValue::from(n))
     }
 
     /// Writes the fields `style` asks for, for `decision`.
@@ -86,21 +75,95 @@ impl PolicyHeaders {
         let remaining = u64::from(decision.remaining());
         let reset = decision.reset_secs();
         if style.ietf() {
-            let mut field = String::with_capacity(self.name.len() + 24);
-            // Writing to a String cannot fail.
-            let _ = write!(field, "\"{}\";r={remaining};t={reset}", self.name);
             headers.insert(RATELIMIT_POLICY, self.policy.clone());
-            headers.insert(RATELIMIT, value(field));
+            headers.insert(RATELIMIT, self.ratelimit(remaining, reset));
         }
         if style.legacy() {
             headers.insert(X_RATELIMIT_LIMIT, self.limit.clone());
-            headers.insert(X_RATELIMIT_REMAINING, self.number(remaining));
-            headers.insert(X_RATELIMIT_RESET, self.number(reset));
+            headers.insert(X_RATELIMIT_REMAINING, number(remaining));
+            headers.insert(X_RATELIMIT_RESET, number(reset));
         }
         if !decision.is_allowed() {
-            headers.insert(RETRY_AFTER, self.number(decision.retry_after_secs()));
+            headers.insert(RETRY_AFTER, number(decision.retry_after_secs()));
         }
     }
+
+    /// `"name";r=<remaining>;t=<reset>`, built on the stack: this runs on every
+    /// response, and `format!` costs more than the rest of the layer.
+    fn ratelimit(&self, remaining: u64, reset: u64) -> HeaderValue {
+        let mut buf = [0u8; RATELIMIT_MAX];
+        let mut len = 0;
+        let mut push = |bytes: &[u8]| {
+            let end = (len + bytes.len()).min(RATELIMIT_MAX);
+            buf[len..end].copy_from_slice(&bytes[..end - len]);
+            len = end;
+        };
+        push(&self.ratelimit_prefix);
+        push(Digits::of(remaining).as_bytes());
+        push(b";t=");
+        push(Digits::of(reset).as_bytes());
+        HeaderValue::from_bytes(&buf[..len]).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+    }
+}
+
+/// The decimal digits of a number, on the stack.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn of(mut n: u64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len();
+        loop {
+            start -= 1;
+            buf[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return Self { buf, start };
+            }
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// "000" to "999", so that the numbers most responses carry are static values:
+/// no allocation, and nothing to count when they are cloned.
+static SMALL: [u8; 3000] = small_numbers();
+
+const fn small_numbers() -> [u8; 3000] {
+    let mut table = [0u8; 3000];
+    let mut i = 0;
+    while i < 1000 {
+        table[3 * i] = b'0' + (i / 100) as u8;
+        table[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
+        table[3 * i + 2] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    table
+}
+
+/// A header value of `n`.
+fn number(n: u64) -> HeaderValue {
+    if let Ok(i) = usize::try_from(n)
+        && i < 1000
+    {
+        let digits = if i >= 100 {
+            3
+        } else if i >= 10 {
+            2
+        } else {
+            1
+        };
+        let text = std::str::from_utf8(&SMALL[3 * i + 3 - digits..3 * i + 3]).unwrap_or("0");
+        return HeaderValue::from_static(text);
+    }
+    HeaderValue::from_bytes(Digits::of(n).as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// A value built from ASCII we produced ourselves.
@@ -157,6 +220,19 @@ mod tests {
         policy.stamp(&mut headers, RateLimitHeaders::Legacy, &d);
         assert_eq!(headers["x-ratelimit-remaining"], "99999");
         assert_eq!(headers["x-ratelimit-reset"], "3600");
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [0, 7, 10, 99, 100, 999, 1000, 65_535, u64::MAX] {
+            assert_eq!(number(n), n.to_string().as_str());
+        }
+        let policy = PolicyHeaders::new(&"p".repeat(64), Quota::per_second(1));
+        let value = policy.ratelimit(u64::from(u32::MAX), u64::MAX);
+        assert_eq!(
+            value,
+            format!("\"{}\";r={};t={}", "p".repeat(64), u32::MAX, u64::MAX).as_str()
+        );
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub(crate) struct Config<St: RateLimitStore> {
 pub(crate) enum Plan {
     Pass,
     Limit(PolicyId, ClientKey),
-    Refuse(Rejection),
+    Refuse(Box<Rejection>),
 }
 
 /// A policy of a layer: a route's index, or the default.
@@ -346,7 +346,7 @@ impl<St: RateLimitStore> Config<St> {
         let key = match (chosen, grouped) {
             (Some(key), _) => key,
             (None, Some(ip)) => ClientKey::ip(ip),
-            (None, None) => return Plan::Refuse(report_missing(missing)),
+            (None, None) => return Plan::Refuse(Box::new(report_missing(missing))),
         };
         Plan::Limit(self.policy_for(method, path), key)
     }

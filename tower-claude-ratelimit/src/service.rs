@@ -11,6 +11,7 @@ use tower_service::Service;
 
 use crate::decision::Decision;
 use crate::future::{ResponseFuture, Stamp};
+use crate::headers::RateLimitHeaders;
 use crate::layer::{Config, LAYER, Plan, Policy};
 use crate::store::{Check, RateLimitStore, StoreError};
 
@@ -77,7 +78,7 @@ where
         match config.store.check(&policy.bucket, &key) {
             Check::Ready(Ok(decision)) if decision.is_allowed() => {
                 let stamp = stamp(config, policy, decision);
-                ResponseFuture::inner(self.inner.call(request), Some(stamp))
+                ResponseFuture::inner(self.inner.call(request), stamp)
             }
             Check::Ready(outcome) => {
                 ResponseFuture::refused(refuse(config, policy, &request, outcome))
@@ -94,7 +95,9 @@ where
                         Ok(decision) if decision.is_allowed() => {
                             let stamp = stamp(&config, policy, decision);
                             let mut response = inner.call(request).await?;
-                            stamp.apply(&mut response);
+                            if let Some(stamp) = stamp {
+                                stamp.apply(&mut response);
+                            }
                             Ok(response.map(ResponseBody::inner))
                         }
                         outcome => Ok(refuse(&config, policy, &request, outcome)),
@@ -105,16 +108,17 @@ where
     }
 }
 
+/// The fields to write on an admitted request's response, if any are on.
 fn stamp<St: RateLimitStore>(
     config: &Config<St>,
     policy: &Policy<St::Bucket>,
     decision: Decision,
-) -> Stamp {
-    Stamp {
+) -> Option<Stamp> {
+    (config.headers != RateLimitHeaders::None).then(|| Stamp {
         policy: Arc::clone(&policy.headers),
         decision,
         style: config.headers,
-    }
+    })
 }
 
 /// The answer to a request the store refused, or could not decide.

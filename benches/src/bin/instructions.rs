@@ -4,11 +4,12 @@
 //! shared machine. `benches/instructions.sh` runs each scenario at two counts and
 //! reports the difference per call, which cancels start-up and warm-up.
 //!
-//! Usage: `instructions <group> <scenario> <iterations>`; groups: auth, headers.
+//! Usage: `instructions <group> <scenario> <iterations>`; groups: auth, headers,
+//! ratelimit.
 
 use std::process::ExitCode;
 
-use tower_claude_benches::{BenchService, Body, auth, headers, run};
+use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run};
 
 async fn service(
     group: &str,
@@ -17,6 +18,10 @@ async fn service(
     match group {
         "auth" => Some((auth::service(scenario).await, auth::scenario_request)),
         "headers" => Some((headers::service(scenario).await, headers::scenario_request)),
+        "ratelimit" => Some((
+            ratelimit::service(scenario).await,
+            ratelimit::scenario_request,
+        )),
         _ => None,
     }
 }
@@ -25,9 +30,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [group, scenario, iterations] = args.as_slice() else {
         eprintln!(
-            "usage: instructions <group> <scenario> <iterations>\n  auth: {:?}\n  headers: {:?}",
+            "usage: instructions <group> <scenario> <iterations>\n  auth: {:?}\n  headers: {:?}\n  ratelimit: {:?}",
             auth::SCENARIOS,
-            headers::SCENARIOS
+            headers::SCENARIOS,
+            ratelimit::SCENARIOS
         );
         return ExitCode::FAILURE;
     };
