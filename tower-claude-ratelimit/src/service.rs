@@ -149,7 +149,9 @@ fn refuse<St: RateLimitStore, ReqBody, B>(
             response
         }
         Err(error) => {
-            let seconds = error.retry_after().as_secs().max(1);
+            let seconds = u64::try_from(error.retry_after().as_nanos().div_ceil(1_000_000_000))
+                .unwrap_or(u64::MAX)
+                .max(1);
             tracing::warn!(
                 target: LAYER,
                 policy = policy.info.name(),
