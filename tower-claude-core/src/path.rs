@@ -168,16 +168,24 @@ impl PathRules {
     /// Whether a request with this method and raw path (`uri.path()`, undecoded)
     /// is public.
     pub fn is_match(&self, method: &Method, raw_path: &str) -> bool {
-        if self.is_empty() || is_ambiguous_path(raw_path) {
+        !self.is_empty() && !is_ambiguous_path(raw_path) && self.covers(method, raw_path)
+    }
+
+    /// Whether `path` is one of the rules' paths, taken as given: ambiguous
+    /// shapes are *not* refused. For choosing the stricter of two treatments
+    /// after normalizing a path (a rate limiter's route quotas), never for
+    /// granting access: use [`is_match`](Self::is_match) for that.
+    pub fn covers(&self, method: &Method, path: &str) -> bool {
+        if self.is_empty() {
             return false;
         }
         self.exact
             .iter()
-            .any(|rule| *rule.path == *raw_path && rule.allows(method))
+            .any(|rule| *rule.path == *path && rule.allows(method))
             || self
                 .prefixes
                 .iter()
-                .any(|rule| is_under(raw_path, &rule.path) && rule.allows(method))
+                .any(|rule| is_under(path, &rule.path) && rule.allows(method))
     }
 }
 

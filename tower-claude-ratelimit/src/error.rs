@@ -13,6 +13,8 @@ pub enum RateLimitConfigError {
     ZeroQuota,
     /// A burst of zero: nothing would ever pass.
     ZeroBurst,
+    /// A burst whose empty bucket would take more than ten years to refill.
+    BurstTooLarge(u32),
     /// A window under a millisecond, over a year, or too short for its count.
     Window(Duration),
     /// A policy name that is not 1 to 64 of `A-Z a-z 0-9 _ - .`: it is sent
@@ -30,6 +32,10 @@ impl fmt::Display for RateLimitConfigError {
         match self {
             Self::ZeroQuota => f.write_str("a rate-limit quota must admit at least one request"),
             Self::ZeroBurst => f.write_str("a rate-limit burst must be at least one request"),
+            Self::BurstTooLarge(burst) => write!(
+                f,
+                "a burst of {burst} would take more than ten years to refill at this rate"
+            ),
             Self::Window(window) => write!(
                 f,
                 "a rate-limit window must be between 1 ms and a year and leave at least 1 ns per request, not {window:?}"

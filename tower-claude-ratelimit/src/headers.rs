@@ -54,14 +54,17 @@ const RATELIMIT_MAX: usize = 2 + 64 + 3 + 20 + 3 + 20;
 
 impl PolicyHeaders {
     pub(crate) fn new(name: &str, quota: Quota) -> Self {
-        let window = quota.window().as_nanos().div_ceil(1_000_000_000);
+        // The bucket as a quota: `burst` requests per the time the whole burst
+        // takes to come back. Its rate is the configured one, and `q` is also
+        // the most `r` can ever be (`per_minute(100)` is `q=100;w=60`).
+        let window = quota.refill_time().as_nanos().div_ceil(1_000_000_000);
         // The name was checked to be a token of A-Z a-z 0-9 _ - . when the policy
         // was configured, so it needs no escaping inside the quoted string.
-        let policy = format!("\"{name}\";q={};w={window}", quota.count());
+        let policy = format!("\"{name}\";q={};w={window}", quota.burst_size());
         Self {
             ratelimit_prefix: format!("\"{name}\";r=").into_bytes().into_boxed_slice(),
             policy: value(policy),
-            limit: HeaderValue::from(quota.count()),
+            limit: HeaderValue::from(quota.burst_size()),
         }
     }
 

@@ -1,12 +1,13 @@
 //! The `RateLimitLayer` and its builder.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, Method};
 use tower_claude_core::{
     ClientIpResolver, IpCidr, Ipv6Prefix, MissingPeerAddr, PathRules, Rejection, Responder,
-    SharedResponder, is_ambiguous_path,
+    SharedResponder,
 };
 use tower_layer::Layer;
 
@@ -14,6 +15,7 @@ use crate::error::RateLimitConfigError;
 use crate::headers::{PolicyHeaders, RateLimitHeaders, is_valid_policy_name};
 use crate::key::{ClientKey, KeyExtractor, KeyInput};
 use crate::quota::Quota;
+use crate::route_path::routing_path;
 use crate::service::RateLimit;
 use crate::store::{MemoryStore, PolicyInfo, RateLimitStore};
 
@@ -66,8 +68,6 @@ pub(crate) struct Config<St: RateLimitStore> {
     pub(crate) store: St,
     default: Policy<St::Bucket>,
     routes: Vec<Route<St::Bucket>>,
-    /// The route policy with the slowest rate, which ambiguous paths are held to.
-    strictest: Option<usize>,
     exempt: PathRules,
     exempt_ips: Vec<IpCidr>,
     resolver: ClientIpResolver,
@@ -109,7 +109,6 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
                 store,
                 default,
                 routes: Vec::new(),
-                strictest: None,
                 exempt: PathRules::new(),
                 exempt_ips: Vec::new(),
                 resolver: ClientIpResolver::new(),
@@ -130,11 +129,10 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
     /// their own, under the policy `name` (sent in the `RateLimit` fields).
     /// The first matching route wins; the rest take the default quota.
     ///
-    /// A path that some component could read two ways (percent-encoding, dot
-    /// or empty segments, `;`, a backslash; see [`PathRules`]) matches no rule
-    /// exactly, so it is held to the *strictest* route quota rather than
-    /// escaping to the default one: `/log%69n` is not a way around a login
-    /// limit.
+    /// Routes are chosen by the path as any router or proxy might resolve it
+    /// (percent-encoded ASCII decoded, `//`, `.`, `..` and `;params`
+    /// resolved): `/log%69n`, `//login` and `/login;x` are held to the
+    /// `/login` quota, not let off with the default one.
     ///
     /// # Panics
     /// On an invalid or repeated name; see [`try_route`](Self::try_route).
@@ -161,7 +159,6 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
         let config = Arc::make_mut(&mut self.config);
         let policy = policy(&config.store, name.into(), quota);
         config.routes.push(Route { rules, policy });
-        config.strictest = strictest(&config.routes);
         Ok(self)
     }
 
@@ -297,21 +294,6 @@ fn policy<St: RateLimitStore>(store: &St, name: Arc<str>, quota: Quota) -> Polic
     }
 }
 
-/// The route whose quota refills slowest, then has the smallest burst.
-fn strictest<B>(routes: &[Route<B>]) -> Option<usize> {
-    routes
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, route)| {
-            let quota = route.policy.info.quota();
-            (
-                quota.interval_nanos(),
-                std::cmp::Reverse(quota.burst_size()),
-            )
-        })
-        .map(|(index, _)| index)
-}
-
 impl<St: RateLimitStore> Config<St> {
     pub(crate) fn plan(
         &self,
@@ -333,7 +315,7 @@ impl<St: RateLimitStore> Config<St> {
         {
             return Plan::Pass;
         }
-        let grouped = client_ip.map(|ip| self.ipv6_prefix.apply(ip));
+        let grouped = client_ip.map(|ip| group(self.ipv6_prefix, ip));
         let chosen = self.key.as_ref().and_then(|extractor| {
             extractor.extract(&KeyInput {
                 method,
@@ -352,22 +334,34 @@ impl<St: RateLimitStore> Config<St> {
     }
 
     fn policy_for(&self, method: &Method, path: &str) -> PolicyId {
-        if let Some(index) = self
-            .routes
-            .iter()
-            .position(|r| r.rules.is_match(method, path))
-        {
-            return PolicyId(Some(index));
+        if self.routes.is_empty() {
+            return PolicyId(None);
         }
-        match self.strictest {
-            Some(index) if is_ambiguous_path(path) => PolicyId(Some(index)),
-            _ => PolicyId(None),
-        }
+        let path = routing_path(path);
+        PolicyId(
+            self.routes
+                .iter()
+                .position(|r| r.rules.covers(method, &path)),
+        )
     }
 
     pub(crate) fn policy(&self, id: PolicyId) -> &Policy<St::Bucket> {
         id.0.and_then(|index| self.routes.get(index))
             .map_or(&self.default, |route| &route.policy)
+    }
+}
+
+/// The address a client's bucket is keyed by: IPv6 by prefix, and a 6to4
+/// address (`2002:V4ADDR::/48`) by the IPv4 host it stands for, which would
+/// otherwise own 65,536 `/64`s.
+fn group(prefix: Ipv6Prefix, ip: IpAddr) -> IpAddr {
+    match prefix.apply(ip) {
+        IpAddr::V6(v6) if v6.segments()[0] == 0x2002 => {
+            let [a, b] = v6.segments()[1].to_be_bytes();
+            let [c, d] = v6.segments()[2].to_be_bytes();
+            IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+        }
+        grouped => grouped,
     }
 }
 
@@ -411,7 +405,6 @@ impl<St: RateLimitStore> Clone for Config<St> {
                     policy: r.policy.clone(),
                 })
                 .collect(),
-            strictest: self.strictest,
             exempt: self.exempt.clone(),
             exempt_ips: self.exempt_ips.clone(),
             resolver: self.resolver.clone(),

@@ -36,6 +36,7 @@ mod headers;
 mod key;
 mod layer;
 mod quota;
+mod route_path;
 mod service;
 mod store;
 

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use crate::error::RateLimitConfigError;
 
+/// Ten years: the longest an empty bucket may take to refill.
+const MAX_REFILL_NANOS: u64 = 10 * 366 * 24 * 3600 * 1_000_000_000;
+
 /// A token bucket: `count` requests per `window`, at most `burst` of them at
 /// once.
 ///
@@ -93,10 +96,15 @@ impl Quota {
     /// The same rate with a bucket of `burst` tokens, from configuration.
     ///
     /// # Errors
-    /// When `burst` is 0.
+    /// When `burst` is 0, or an empty bucket would take more than ten years to
+    /// refill (the arithmetic would then saturate into no limit at all).
     pub fn try_burst(mut self, burst: u32) -> Result<Self, RateLimitConfigError> {
         if burst == 0 {
             return Err(RateLimitConfigError::ZeroBurst);
+        }
+        let refill = self.interval_nanos().checked_mul(u64::from(burst));
+        if refill.is_none_or(|nanos| nanos > MAX_REFILL_NANOS) {
+            return Err(RateLimitConfigError::BurstTooLarge(burst));
         }
         self.burst = burst;
         Ok(self)
@@ -190,5 +198,12 @@ mod tests {
             Quota::per_second(1).try_burst(0),
             Err(RateLimitConfigError::ZeroBurst)
         );
+        let yearly = Quota::try_new(1, Duration::from_secs(366 * 24 * 3600)).unwrap();
+        assert_eq!(
+            yearly.try_burst(1000),
+            Err(RateLimitConfigError::BurstTooLarge(1000))
+        );
+        assert!(yearly.try_burst(10).is_ok());
+        assert!(Quota::per_second(1_000_000_000).try_burst(u32::MAX).is_ok());
     }
 }

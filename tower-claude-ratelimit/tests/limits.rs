@@ -120,8 +120,20 @@ async fn a_route_quota_is_its_own_bucket_and_ambiguous_paths_get_the_strictest()
     let search = harness.get(PEER, "/search/books", &[]).await;
     assert_eq!(header(&search, "ratelimit-policy"), r#""search";q=5;w=1"#);
 
+    // A percent-encoded name under /search is still a search.
+    let encoded = harness.get(PEER, "/search/caf%C3%A9", &[]).await;
+    assert_eq!(header(&encoded, "ratelimit-policy"), r#""search";q=5;w=1"#);
+
     // Shapes a router or proxy might read as /login do not escape to the default.
-    for shape in ["/log%69n", "//login", "/login/", "/login;x", "/./login"] {
+    for shape in [
+        "/log%69n",
+        "/log%2569n",
+        "//login",
+        "/login/",
+        "/login;x",
+        "/./login",
+        "/a/../login",
+    ] {
         let reply = harness.send("POST", PEER, shape, &[]).await;
         assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS, "{shape}");
         assert_eq!(
@@ -384,4 +396,115 @@ async fn configuration_mistakes_are_refused() {
         once.try_route("login", PathRules::new(), Quota::per_minute(1))
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_quiet_policy_is_swept_too_and_frees_room_for_everyone() {
+    let clock = FakeRelativeClock::default();
+    let store = MemoryStore::builder()
+        .clock(clock.clone())
+        .max_keys(2)
+        .build();
+    let layer = RateLimitLayer::with_store(store, Quota::per_minute(100)).route(
+        "slow",
+        PathRules::new().exact("/slow"),
+        Quota::per_hour(1),
+    );
+    let harness = Harness::new(&layer);
+    assert_eq!(
+        harness.get("192.0.2.1:1", "/slow", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        harness.get("192.0.2.2:1", "/slow", &[]).await.status(),
+        StatusCode::OK
+    );
+    let full = harness.get("192.0.2.3:1", "/", &[]).await;
+    assert_eq!(
+        full.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the store is full"
+    );
+    // Nobody asks for /slow again; its buckets refill within the hour.
+    clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(
+        harness.get("192.0.2.3:1", "/", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(layer.store().tracked_keys(), 1);
+}
+
+#[tokio::test]
+async fn layers_on_one_store_share_a_policy_and_a_dropped_one_frees_its_keys() {
+    let clock = FakeRelativeClock::default();
+    let store = MemoryStore::builder()
+        .clock(clock.clone())
+        .max_keys(3)
+        .build();
+    let first = RateLimitLayer::with_store(store.clone(), Quota::per_minute(1));
+    let second = RateLimitLayer::with_store(store.clone(), Quota::per_minute(1));
+    assert_eq!(
+        Harness::new(&first).get(PEER, "/", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        Harness::new(&second).get(PEER, "/", &[]).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "one policy name and quota, one bucket"
+    );
+    // A layer with its own policy, dropped: its clients stop counting.
+    let other = RateLimitLayer::with_store(store.clone(), Quota::per_minute(1))
+        .default_policy_name("other");
+    let harness = Harness::new(&other);
+    assert_eq!(
+        harness.get("192.0.2.7:1", "/", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        harness.get("192.0.2.8:1", "/", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(store.tracked_keys(), 3);
+    drop(harness);
+    drop(other);
+    assert_eq!(store.tracked_keys(), 1);
+}
+
+#[tokio::test]
+async fn a_6to4_host_is_one_client() {
+    let clock = FakeRelativeClock::default();
+    let harness = Harness::new(&layer_on(&clock, Quota::per_minute(1)));
+    assert_eq!(
+        harness
+            .get("[2002:c000:0201:1::1]:1", "/", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        harness
+            .get("[2002:c000:0201:2::1]:1", "/", &[])
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "another /64 of the same 6to4 host"
+    );
+    assert_eq!(
+        harness.get("192.0.2.1:1", "/", &[]).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the IPv4 host itself"
+    );
+}
+
+#[tokio::test]
+async fn the_limit_fields_describe_the_bucket() {
+    // per_minute(5).burst(2): two at once, then one every 12 s; the bucket
+    // refills in 24 s.
+    let clock = FakeRelativeClock::default();
+    let harness = Harness::new(&layer_on(&clock, Quota::per_minute(5).burst(2)));
+    let reply = harness.get(PEER, "/", &[]).await;
+    assert_eq!(header(&reply, "ratelimit-policy"), r#""default";q=2;w=24"#);
+    assert_eq!(header(&reply, "x-ratelimit-limit"), "2");
+    assert_eq!(header(&reply, "x-ratelimit-remaining"), "1");
+    assert_eq!(header(&reply, "ratelimit"), r#""default";r=1;t=12"#);
 }

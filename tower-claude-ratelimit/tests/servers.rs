@@ -120,7 +120,7 @@ async fn plain_hyper_with_insert_peer_addr() {
     let first = get(addr, "/", &[]).await;
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.body, "plain hyper");
-    assert_eq!(first.headers["ratelimit-policy"], r#""default";q=3;w=60"#);
+    assert_eq!(first.headers["ratelimit-policy"], r#""default";q=1;w=20"#);
     // A new connection from the same address shares the bucket.
     let second = get(addr, "/", &[]).await;
     assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);

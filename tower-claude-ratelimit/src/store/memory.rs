@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -74,8 +74,13 @@ struct Shared {
     max_keys: usize,
     at_capacity: AtCapacity,
     sweep_every: u64,
-    /// When the store last warned that it was full (nanoseconds on its clock).
+    /// When the next scheduled sweep of every table is due.
+    next_sweep: AtomicU64,
+    /// When the store last swept for room and warned that it was full.
     full_warned_at: AtomicU64,
+    /// Every table made by this store, so that a sweep reaches the quiet ones
+    /// too, and two layers with the same policy share one table.
+    tables: Mutex<Vec<Weak<Table>>>,
 }
 
 /// The table of one policy in a [`MemoryStore`].
@@ -93,8 +98,17 @@ struct Table {
     map: DashMap<Slot, u64, SlotHasher>,
     interval: u64,
     tolerance: u64,
-    next_sweep: AtomicU64,
     name: Arc<str>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Table {
+    /// A dropped policy's clients no longer count against the cap.
+    fn drop(&mut self) {
+        self.shared
+            .tracked
+            .fetch_sub(self.map.len(), Ordering::Relaxed);
+    }
 }
 
 /// Settings of a [`MemoryStore`].
@@ -133,23 +147,25 @@ impl MemoryStore {
         self.shared.max_keys
     }
 
-    /// Forgets every client of `bucket` whose bucket is full again, at once
-    /// rather than at the next scheduled sweep; returns how many it forgot.
-    pub fn sweep(&self, bucket: &MemoryBucket) -> usize {
-        self.sweep_table(&bucket.table, self.shared.time.now())
+    /// Forgets every client whose bucket is full again, in every table, at
+    /// once rather than at the next scheduled sweep; returns how many it forgot.
+    pub fn sweep(&self) -> usize {
+        self.sweep_all(self.shared.time.now())
     }
 
-    fn sweep_table(&self, table: &Table, now: u64) -> usize {
-        let mut forgotten = 0usize;
-        table.map.retain(|_, tat| {
-            let keep = *tat > now;
-            forgotten += usize::from(!keep);
-            keep
-        });
-        self.shared.tracked.fetch_sub(forgotten, Ordering::Relaxed);
+    fn sweep_all(&self, now: u64) -> usize {
+        let tables: Vec<Arc<Table>> = {
+            let mut registry = self
+                .shared
+                .tables
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            registry.retain(|table| table.strong_count() > 0);
+            registry.iter().filter_map(Weak::upgrade).collect()
+        };
+        let forgotten: usize = tables.iter().map(|table| sweep_table(table, now)).sum();
         tracing::debug!(
             target: "tower_claude_ratelimit",
-            policy = %table.name,
             forgotten,
             tracked = self.tracked_keys(),
             "swept idle rate-limit buckets"
@@ -157,19 +173,20 @@ impl MemoryStore {
         forgotten
     }
 
-    /// Sweeps `table` when its time has come; one caller wins the race.
-    fn maybe_sweep(&self, table: &Table, now: u64) {
-        let due = table.next_sweep.load(Ordering::Relaxed);
+    /// Sweeps every table when the time has come; one caller wins the race.
+    fn maybe_sweep(&self, now: u64) {
+        let shared = &self.shared;
+        let due = shared.next_sweep.load(Ordering::Relaxed);
         if now < due {
             return;
         }
-        let next = now.saturating_add(self.shared.sweep_every);
-        if table
+        let next = now.saturating_add(shared.sweep_every);
+        if shared
             .next_sweep
             .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
         {
-            self.sweep_table(table, now);
+            self.sweep_all(now);
         }
     }
 
@@ -191,7 +208,7 @@ impl MemoryStore {
 
     fn decide(&self, table: &Table, key: &ClientKey) -> Decision {
         let now = self.shared.time.now();
-        self.maybe_sweep(table, now);
+        self.maybe_sweep(now);
         match table.map.entry(self.slot(key)) {
             Entry::Occupied(mut entry) => {
                 let (decision, new_tat) =
@@ -207,8 +224,10 @@ impl MemoryStore {
                     return decision;
                 };
                 if self.has_room() {
-                    entry.insert(tat);
+                    // Counted before it is visible, so a sweep can never
+                    // subtract it first and wrap the count.
                     self.shared.tracked.fetch_add(1, Ordering::Relaxed);
+                    entry.insert(tat);
                     return decision;
                 }
                 drop(entry);
@@ -246,12 +265,24 @@ impl MemoryStore {
                 behaviour = ?shared.at_capacity,
                 "rate-limit store is full: new clients are handled by the capacity policy until a sweep frees room"
             );
-            self.sweep_table(table, now);
+            self.sweep_all(now);
             if self.has_room() {
-                if table.map.insert(self.slot(key), tat).is_none() {
-                    shared.tracked.fetch_add(1, Ordering::Relaxed);
-                }
-                return admitted;
+                return match table.map.entry(self.slot(key)) {
+                    // Another request of this client got in first: its step counts.
+                    Entry::Occupied(mut entry) => {
+                        let (decision, new_tat) =
+                            Decision::gcra(*entry.get(), now, table.interval, table.tolerance);
+                        if let Some(tat) = new_tat {
+                            *entry.get_mut() = tat;
+                        }
+                        decision
+                    }
+                    Entry::Vacant(entry) => {
+                        shared.tracked.fetch_add(1, Ordering::Relaxed);
+                        entry.insert(tat);
+                        admitted
+                    }
+                };
             }
         }
         match shared.at_capacity {
@@ -261,6 +292,17 @@ impl MemoryStore {
             }
         }
     }
+}
+
+fn sweep_table(table: &Table, now: u64) -> usize {
+    let mut forgotten = 0usize;
+    table.map.retain(|_, tat| {
+        let keep = *tat > now;
+        forgotten += usize::from(!keep);
+        keep
+    });
+    table.shared.tracked.fetch_sub(forgotten, Ordering::Relaxed);
+    forgotten
 }
 
 fn split(value: u128) -> Slot {
@@ -277,17 +319,34 @@ impl RateLimitStore for MemoryStore {
     type Bucket = MemoryBucket;
     type Future = std::future::Ready<Result<Decision, StoreError>>;
 
+    /// The table of `policy`: the one another layer on this store already
+    /// made for the same name and quota, or a new one.
     fn bucket(&self, policy: &PolicyInfo) -> MemoryBucket {
         let quota = policy.quota();
-        MemoryBucket {
-            table: Arc::new(Table {
-                map: DashMap::with_hasher(SlotHasher::default()),
-                interval: quota.interval_nanos(),
-                tolerance: quota.tolerance_nanos(),
-                next_sweep: AtomicU64::new(self.shared.time.now() + self.shared.sweep_every),
-                name: policy.name().into(),
-            }),
+        let (interval, tolerance) = (quota.interval_nanos(), quota.tolerance_nanos());
+        let mut registry = self
+            .shared
+            .tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        registry.retain(|table| table.strong_count() > 0);
+        let existing = registry.iter().filter_map(Weak::upgrade).find(|table| {
+            *table.name == *policy.name()
+                && table.interval == interval
+                && table.tolerance == tolerance
+        });
+        if let Some(table) = existing {
+            return MemoryBucket { table };
         }
+        let table = Arc::new(Table {
+            map: DashMap::with_hasher(SlotHasher::default()),
+            interval,
+            tolerance,
+            name: policy.name().into(),
+            shared: Arc::clone(&self.shared),
+        });
+        registry.push(Arc::downgrade(&table));
+        MemoryBucket { table }
     }
 
     fn check(&self, bucket: &MemoryBucket, key: &ClientKey) -> Check<Self::Future> {
@@ -321,11 +380,12 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// How often each policy's table forgets clients whose bucket is full again
-    /// (default 10 s). A sweep walks the whole table inside one request.
+    /// How often the store forgets clients whose bucket is full again
+    /// (default 10 s, between 10 ms and an hour). A sweep walks every table
+    /// inside one request.
     #[must_use]
     pub fn sweep_interval(mut self, interval: Duration) -> Self {
-        self.sweep_interval = interval.max(Duration::from_millis(10));
+        self.sweep_interval = interval.clamp(Duration::from_millis(10), Duration::from_secs(3600));
         self
     }
 
@@ -340,7 +400,9 @@ impl MemoryStoreBuilder {
                 max_keys: self.max_keys,
                 at_capacity: self.at_capacity,
                 sweep_every,
+                next_sweep: AtomicU64::new(sweep_every),
                 full_warned_at: AtomicU64::new(0),
+                tables: Mutex::new(Vec::new()),
             }),
         }
     }
