@@ -19,9 +19,10 @@ pub const SCENARIOS: [&str; 6] = [
     "ours-legacy",
 ];
 
-/// An HTTPS request, so that HSTS is among the headers sent.
+/// An HTTP/2 request with `:scheme` https, so that HSTS is among the headers sent.
 pub fn scenario_request(_scenario: &str) -> Request<Body> {
     Request::get("https://example.com/")
+        .version(http::Version::HTTP_2)
         .body(Body::default())
         .unwrap()
 }

@@ -89,7 +89,9 @@ impl Refusal {
             )
             .with_header(WWW_AUTHENTICATE, challenges.insufficient_scope.clone()),
             Self::Unavailable(retry_after) => {
-                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let seconds = retry_after
+                    .as_secs()
+                    .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
                 Rejection::unavailable(
                     "verifier_unavailable",
                     "the credentials cannot be checked right now; retry later",

@@ -31,6 +31,10 @@ pin_project! {
         // move on the common one.
         Refused { response: Option<Box<Response<ResponseBody<B>>>> },
         Verifying { future: BoxResponseFuture<B, E> },
+        // A CORS preflight passed on: only an answer from a CORS layer (one
+        // carrying `Access-Control-Allow-Origin`) goes back; anything else the
+        // service said is replaced by the refusal a tokenless request gets.
+        Preflight { #[pin] future: F, refused: Option<Box<Response<ResponseBody<B>>>> },
     }
 }
 
@@ -45,6 +49,15 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         Self {
             kind: Kind::Refused {
                 response: Some(Box::new(response)),
+            },
+        }
+    }
+
+    pub(crate) fn preflight(future: F, refused: Response<ResponseBody<B>>) -> Self {
+        Self {
+            kind: Kind::Preflight {
+                future,
+                refused: Some(Box::new(refused)),
             },
         }
     }
@@ -74,6 +87,20 @@ where
                 None => Poll::Pending,
             },
             KindProj::Verifying { future } => future.as_mut().poll(cx),
+            KindProj::Preflight { future, refused } => {
+                let response = match future.poll(cx) {
+                    Poll::Ready(Ok(response)) => response,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                    Poll::Pending => return Poll::Pending,
+                };
+                let answered_by_cors = response
+                    .headers()
+                    .contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN);
+                match refused.take() {
+                    Some(refusal) if !answered_by_cors => Poll::Ready(Ok(*refusal)),
+                    _ => Poll::Ready(Ok(response.map(ResponseBody::inner))),
+                }
+            }
         }
     }
 }
@@ -84,6 +111,7 @@ impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
             Kind::Inner { .. } => "inner",
             Kind::Refused { .. } => "refused",
             Kind::Verifying { .. } => "verifying",
+            Kind::Preflight { .. } => "preflight",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

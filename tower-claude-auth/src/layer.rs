@@ -145,15 +145,21 @@ impl BearerAuthLayer {
     }
 
     /// Lets CORS preflight requests (`OPTIONS` with `Origin` and
-    /// `Access-Control-Request-Method`) through without a token, as browsers
-    /// never send credentials on them. Off by default.
+    /// `Access-Control-Request-Method`, no body, not gRPC) through without a
+    /// token, as browsers never send credentials on them, to a CORS layer
+    /// *inside* this one (tower-http's `CorsLayer` answers preflights itself).
+    /// Only an answer carrying `Access-Control-Allow-Origin` goes back; any
+    /// other answer (a handler that serves every method) is replaced by the
+    /// 401 a tokenless request gets. Off by default; with the CORS layer
+    /// outside, it is not needed at all.
     pub fn allow_cors_preflight(mut self, allow: bool) -> Self {
         self.config().cors_preflight = allow;
         self
     }
 
     /// Lets requests from a loopback peer through without a token, but only when
-    /// they carry no `Forwarded`, `X-Forwarded-For` or `X-Real-IP` header: a
+    /// they carry no header a proxy adds (`Forwarded`, `Via`, `X-Forwarded-*`,
+    /// `X-Real-IP`, `True-Client-IP`, `CF-Connecting-IP`, `X-Client-IP`): a
     /// reverse proxy on the same host would otherwise turn every remote client
     /// into "localhost". Off by default; see SECURITY.md before turning it on.
     pub fn allow_loopback(mut self, allow: bool) -> Self {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{FORWARDED, HeaderName};
+use http::header::{FORWARDED, HeaderName, VIA};
 use http::{Method, Request, Response};
 use tower_claude_core::{ResponseBody, peer_addr};
 use tower_service::Service;
@@ -17,8 +17,19 @@ use crate::store::Check;
 use crate::token::{HeaderProblem, bearer_token};
 use crate::verifier::{Authenticated, Verification};
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// Headers only a proxy adds: a loopback peer sending any of them is a proxy
+/// speaking for someone else.
+const PROXY_HEADERS: [HeaderName; 9] = [
+    FORWARDED,
+    VIA,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("true-client-ip"),
+    HeaderName::from_static("cf-connecting-ip"),
+    HeaderName::from_static("x-client-ip"),
+];
 
 /// The service of [`BearerAuthLayer`](crate::BearerAuthLayer).
 pub struct BearerAuth<S> {
@@ -67,6 +78,14 @@ where
         if self.is_exempt(&request) {
             return ResponseFuture::inner(self.inner.call(request));
         }
+        if self.config.cors_preflight && is_cors_preflight(&request) {
+            // What the request gets if no CORS layer inside answers it.
+            let refused = self
+                .config
+                .responder
+                .respond_to(&request, &Refusal::Missing.rejection(&self.config));
+            return ResponseFuture::preflight(self.inner.call(request), refused);
+        }
         let token = match bearer_token(request.headers()) {
             Ok(token) => token,
             Err(HeaderProblem::Missing) => return self.refuse(&request, Refusal::Missing),
@@ -90,14 +109,13 @@ where
 }
 
 impl<S> BearerAuth<S> {
-    /// Requests that need no token: public paths, CORS preflights and loopback
-    /// peers when allowed.
+    /// Requests that need no token: public paths and loopback peers when
+    /// allowed.
     fn is_exempt<B>(&self, request: &Request<B>) -> bool {
         let config = &self.config;
         config
             .public
             .is_match(request.method(), request.uri().path())
-            || (config.cors_preflight && is_cors_preflight(request))
             || (config.loopback && is_direct_loopback(request))
     }
 
@@ -184,21 +202,26 @@ fn respond<B, ReqBody>(
         .respond_to(request, &refusal.rejection(config))
 }
 
+/// A CORS preflight as browsers send it: `OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`, no body, and no gRPC (a gRPC server
+/// dispatches on the path alone, so an `OPTIONS` would run the method).
 fn is_cors_preflight<B>(request: &Request<B>) -> bool {
+    let headers = request.headers();
+    let bodyless = !headers.contains_key(http::header::TRANSFER_ENCODING)
+        && headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_none_or(|length| length.as_bytes() == b"0");
     request.method() == Method::OPTIONS
-        && request.headers().contains_key(http::header::ORIGIN)
-        && request
-            .headers()
-            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        && headers.contains_key(http::header::ORIGIN)
+        && headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        && bodyless
+        && !tower_claude_core::is_grpc(headers)
 }
 
 /// A loopback peer that no proxy speaks for.
 fn is_direct_loopback<B>(request: &Request<B>) -> bool {
     let headers = request.headers();
-    if headers.contains_key(FORWARDED)
-        || headers.contains_key(X_FORWARDED_FOR)
-        || headers.contains_key(X_REAL_IP)
-    {
+    if PROXY_HEADERS.iter().any(|name| headers.contains_key(name)) {
         return false;
     }
     peer_addr(request.extensions())

@@ -106,7 +106,10 @@ struct Inner {
     hasher: TokenHasher,
     valid: TtlCache<Arc<Entry>>,
     invalid: TtlCache<Arc<Entry>>,
-    in_flight: Mutex<HashMap<TokenHash, Arc<OnceCell<Verification>>, PassThrough>>,
+    /// Verifications running now, by token, with the key each runs against:
+    /// a request joins one only for the same key (not one that started
+    /// against a key since replaced or revoked).
+    in_flight: Mutex<HashMap<TokenHash, InFlight, PassThrough>>,
     pool: BcryptPool,
 }
 
@@ -448,7 +451,21 @@ impl BcryptJob {
                 .in_flight
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(in_flight.entry(self.hash).or_default())
+            match in_flight.get(&self.hash) {
+                Some(running) if Arc::ptr_eq(&running.entry, &self.entry) => {
+                    Arc::clone(&running.cell)
+                }
+                // None running, or one against a key since replaced: start anew.
+                _ => {
+                    let cell = Arc::new(OnceCell::new());
+                    let running = InFlight {
+                        entry: Arc::clone(&self.entry),
+                        cell: Arc::clone(&cell),
+                    };
+                    in_flight.insert(self.hash, running);
+                    cell
+                }
+            }
         };
         // Leaves the in-flight map however this request ends: a client that
         // hangs up mid-verification must not leave its entry behind. The slot
@@ -456,9 +473,12 @@ impl BcryptJob {
         let slot = InFlightSlot {
             store: &self.store,
             hash: self.hash,
-            cell,
+            cell: Some(cell),
         };
-        slot.cell.get_or_init(|| self.verify_now()).await.clone()
+        match &slot.cell {
+            Some(cell) => cell.get_or_init(|| self.verify_now()).await.clone(),
+            None => Verification::Invalid,
+        }
     }
 
     async fn verify_now(&self) -> Verification {
@@ -491,11 +511,19 @@ impl BcryptJob {
 
 const MAX_NAME_LEN: usize = 64;
 
+/// A verification under way, and the key it runs against.
+struct InFlight {
+    entry: Arc<Entry>,
+    cell: Arc<OnceCell<Verification>>,
+}
+
 /// One request's share of an in-flight verification.
 struct InFlightSlot<'a> {
     store: &'a KeyStore,
     hash: TokenHash,
-    cell: Arc<OnceCell<Verification>>,
+    /// Given up under the map's lock, so that two requests leaving at once
+    /// on two threads cannot both count the other as still waiting.
+    cell: Option<Arc<OnceCell<Verification>>>,
 }
 
 impl Drop for InFlightSlot<'_> {
@@ -506,16 +534,20 @@ impl Drop for InFlightSlot<'_> {
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let Some(cell) = self.cell.take() else {
+            return;
+        };
         let is_ours = in_flight
             .get(&self.hash)
-            .is_some_and(|current| Arc::ptr_eq(current, &self.cell));
+            .is_some_and(|current| Arc::ptr_eq(&current.cell, &cell));
         // Done: the verdict is cached and every waiter holds the cell. Not done:
         // remove it only when no other request still waits on it (the map's
-        // reference and ours are all that is left). Clones are taken under this
-        // lock, so the count cannot grow while we look at it.
-        if is_ours && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2) {
+        // reference and ours are all that is left). Clones are taken and given
+        // up under this lock, so the count is exact here.
+        if is_ours && (cell.initialized() || Arc::strong_count(&cell) <= 2) {
             in_flight.remove(&self.hash);
         }
+        drop(cell);
     }
 }
 
@@ -588,6 +620,70 @@ mod tests {
             .collect();
         for run in runs {
             assert!(matches!(run.await.unwrap(), Verification::Valid(_)));
+        }
+        assert_eq!(in_flight(&store), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replaced_key_never_joins_the_old_keys_verification() {
+        let store = KeyStore::builder()
+            .bcrypt_workers(2)
+            .build()
+            .with_default("bot", Credential::bcrypt(COST_10).unwrap());
+        let Check::Bcrypt(before) = store.check(b"flood-proof") else {
+            panic!("a bcrypt key needs a bcrypt run");
+        };
+        let first = tokio::spawn(before.run());
+        while store.bcrypt_stats().running == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The key is replaced (same hash here: what matters is that it is a new
+        // key, whose scopes or secret could differ) while the first check runs.
+        store
+            .insert_default(
+                "bot",
+                Key::new(Credential::bcrypt(COST_10).unwrap()).scopes(["new"]),
+            )
+            .unwrap();
+        let Check::Bcrypt(after) = store.check(b"flood-proof") else {
+            panic!("nothing is cached yet");
+        };
+        let Verification::Valid(who) = after.run().await else {
+            panic!("the token is valid for the new key");
+        };
+        assert!(
+            who.has_scope("new"),
+            "the new key's own verdict, not the old one's"
+        );
+        assert!(matches!(first.await.unwrap(), Verification::Valid(_)));
+        assert_eq!(store.bcrypt_stats().runs, 2, "two keys, two bcrypt runs");
+        assert_eq!(in_flight(&store), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_waiters_abandoning_at_once_leave_nothing_behind() {
+        let store = KeyStore::builder()
+            .bcrypt_workers(1)
+            .bcrypt_queue(200)
+            .build()
+            .with_default("default", Credential::bcrypt(COST_10).unwrap());
+        for round in 0..50 {
+            let token = format!("pair-{round}");
+            let pair: Vec<_> = (0..2)
+                .map(|_| {
+                    let Check::Bcrypt(job) = store.check(token.as_bytes()) else {
+                        panic!("a bcrypt key needs a bcrypt run");
+                    };
+                    tokio::spawn(job.run())
+                })
+                .collect();
+            tokio::task::yield_now().await;
+            for task in &pair {
+                task.abort();
+            }
+            for task in pair {
+                let _ = task.await;
+            }
         }
         assert_eq!(in_flight(&store), 0);
     }

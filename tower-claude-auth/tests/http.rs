@@ -241,7 +241,17 @@ async fn named_keys_scopes_and_revocation_at_run_time() {
 async fn loopback_bypass_only_without_forwarding_headers() {
     let addr = serve(plaintext_layer().allow_loopback(true)).await;
     assert_eq!(fetch(addr, "/api/echo", &[]).await.status, StatusCode::OK);
-    for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+    for header in [
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "via",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "x-client-ip",
+    ] {
         let reply = fetch(addr, "/api/echo", &[(header, "for=203.0.113.9")]).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{header}");
     }
@@ -254,16 +264,52 @@ async fn loopback_bypass_only_without_forwarding_headers() {
 }
 
 #[tokio::test]
-async fn cors_preflight_passes_only_when_allowed_and_well_formed() {
+async fn cors_preflight_reaches_only_a_cors_layer() {
     let preflight: &[(&str, &[u8])] = &[
         ("origin", b"https://app.example"),
         ("access-control-request-method", b"POST"),
     ];
-    let allowed = serve(plaintext_layer().allow_cors_preflight(true)).await;
-    let reply = send(allowed, Method::OPTIONS, "/api/echo", preflight, b"").await;
-    assert_ne!(reply.status, StatusCode::UNAUTHORIZED);
+    // No CORS layer inside: `/api/echo` serves every method, so the preflight
+    // would run it without a token. Its answer is replaced by the 401.
+    let no_cors = serve(plaintext_layer().allow_cors_preflight(true)).await;
+    let reply = send(no_cors, Method::OPTIONS, "/api/echo", preflight, b"pwned").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(!reply.body.contains("pwned"));
+    let reply = send(no_cors, Method::OPTIONS, "/api/echo", preflight, b"").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    // A CORS layer inside answers it.
+    let cors = axum::middleware::map_response(|mut response: axum::response::Response| async {
+        response.headers_mut().insert(
+            "access-control-allow-origin",
+            "https://app.example".parse().unwrap(),
+        );
+        response
+    });
+    let app = Router::new()
+        .route("/api/echo", any(|body: String| async move { body }))
+        .layer(cors)
+        .layer(plaintext_layer().allow_cors_preflight(true));
+    let with_cors = serve_axum(app).await;
+    let reply = send(with_cors, Method::OPTIONS, "/api/echo", preflight, b"").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    // ...but a "preflight" with a body, or claiming gRPC, needs a token.
+    let reply = send(with_cors, Method::OPTIONS, "/api/echo", preflight, b"pwned").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let grpc: &[(&str, &[u8])] = &[
+        ("origin", b"https://app.example"),
+        ("access-control-request-method", b"POST"),
+        ("content-type", b"application/grpc"),
+    ];
+    let reply = send(with_cors, Method::OPTIONS, "/api/echo", grpc, b"").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    // Without the preflight headers, or without the switch: 401.
     let plain_options = send(
-        allowed,
+        with_cors,
         Method::OPTIONS,
         "/api/echo",
         &[("origin", b"https://app.example")],

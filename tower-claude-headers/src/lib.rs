@@ -12,7 +12,7 @@
 //!   cross-origin policies; any header can be overridden or removed;
 //! - CSP nonces: a fresh 128-bit nonce per request in `script-src` and
 //!   `style-src`, and as [`CspNonce`] in the request extensions;
-//! - HSTS only over HTTPS (the URI scheme, or `X-Forwarded-Proto` from a trusted
+//! - HSTS only over HTTPS (HTTP/2 `:scheme`, or `X-Forwarded-Proto` from a trusted
 //!   proxy) unless told to send it always;
 //! - no clobbering of headers the handler set; `Server` and `X-Powered-By`
 //!   removed; browser-only headers skipped on gRPC responses.

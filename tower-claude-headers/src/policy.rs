@@ -68,16 +68,14 @@ impl Policy {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RequestFacts {
     pub(crate) https: bool,
-    pub(crate) grpc: bool,
     pub(crate) nonce: Option<CspNonce>,
 }
 
 impl Policy {
-    /// Looks at the request: is it HTTPS, is it gRPC, and its nonce (which goes
-    /// into its extensions).
+    /// Looks at the request: is it HTTPS, and its nonce (which goes into its
+    /// extensions).
     pub(crate) fn observe<B>(&self, request: &mut Request<B>) -> RequestFacts {
         let https = self.has_hsts && (self.hsts_always || self.is_https(request));
-        let grpc = is_grpc(request.headers());
         let nonce = if self.nonces {
             let nonce = CspNonce::generate();
             if let Some(nonce) = &nonce {
@@ -87,11 +85,13 @@ impl Policy {
         } else {
             None
         };
-        RequestFacts { https, grpc, nonce }
+        RequestFacts { https, nonce }
     }
 
-    /// HTTPS when the request URI says so (HTTP/2 `:scheme`, absolute-form), or
-    /// when a trusted proxy says `X-Forwarded-Proto: https`.
+    /// HTTPS when an HTTP/2 request's `:scheme` says so, or when a trusted
+    /// proxy says `X-Forwarded-Proto: https`. An HTTP/1 absolute-form target
+    /// (`GET https://host/ HTTP/1.1`) is the client's to write and says
+    /// nothing about the connection.
     pub(crate) fn is_https<B>(&self, request: &Request<B>) -> bool {
         is_https(&self.resolver, request)
     }
@@ -101,7 +101,10 @@ impl Policy {
     /// one insert per response header, where inserting ours one by one would
     /// cost a lookup and an insert per security header.
     pub(crate) fn apply(&self, headers: &mut HeaderMap, facts: &RequestFacts) {
-        let browser = self.grpc_browser_headers || !(facts.grpc || is_grpc(headers));
+        // Whether the *response* is gRPC: the request's content type is the
+        // client's to choose, and a page served to a request claiming gRPC must
+        // not lose its CSP (a shared cache would hand it to everyone).
+        let browser = self.grpc_browser_headers || !is_grpc(headers);
         let mut merged = self.prebuilt[Self::set_index(browser, facts.https)].clone();
         let theirs = std::mem::take(headers);
         // `into_iter` yields a name with the first value of each header and
@@ -144,7 +147,8 @@ impl Policy {
 }
 
 pub(crate) fn is_https<B>(resolver: &ClientIpResolver, request: &Request<B>) -> bool {
-    if request.uri().scheme() == Some(&Scheme::HTTPS) {
+    if request.version() >= http::Version::HTTP_2 && request.uri().scheme() == Some(&Scheme::HTTPS)
+    {
         return true;
     }
     let trusted =

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Request, Response, StatusCode};
 use tower_claude_core::{
-    ClientIpResolver, PathRules, Rejection, RejectionBody, ResponseBody, SharedResponder, is_grpc,
+    ClientIpResolver, PathRules, Rejection, RejectionBody, RequestHead, ResponseBody,
+    SharedResponder,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -201,7 +202,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         if is_https(&config.resolver, &request)
-            || is_grpc(request.headers())
+            || RequestHead::of(&request).is_grpc()
             || config
                 .exempt
                 .is_match(request.method(), request.uri().path())

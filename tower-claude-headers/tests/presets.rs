@@ -24,7 +24,11 @@ async fn headers_of(layer: SecurityHeadersLayer, request: Request<()>) -> Header
 }
 
 fn https_request() -> Request<()> {
-    Request::get("https://example.com/").body(()).unwrap()
+    // HTTP/2 over TLS: `:scheme` is `https`.
+    Request::get("https://example.com/")
+        .version(http::Version::HTTP_2)
+        .body(())
+        .unwrap()
 }
 
 fn assert_exactly(headers: &HeaderMap, expected: &[(&str, &str)]) {
@@ -186,4 +190,39 @@ fn invalid_policies_are_refused_at_build() {
             .build()
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn an_http1_absolute_form_https_target_is_not_https() {
+    // `GET https://example.com/ HTTP/1.1` on a plain connection: the client
+    // wrote the scheme, the connection is cleartext.
+    let request = Request::get("https://example.com/").body(()).unwrap();
+    let response = SecurityHeadersLayer::web()
+        .layer(service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(()))
+        }))
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn a_request_claiming_grpc_keeps_the_browser_headers_of_an_html_page() {
+    let request = Request::get("/")
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    let response = SecurityHeadersLayer::web()
+        .layer(service_fn(|_req: Request<()>| async {
+            let mut page = Response::new(());
+            page.headers_mut()
+                .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
+            Ok::<_, Infallible>(page)
+        }))
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("content-security-policy"));
+    assert!(response.headers().contains_key("x-frame-options"));
 }
