@@ -1,0 +1,154 @@
+//! Remembering delivery ids for the freshness window, so a captured message
+//! cannot be delivered twice.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::clock::UnixClock;
+
+/// The future of [`ReplayCache::first_seen`].
+pub type ReplayFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<bool, ReplayCacheError>> + Send + 'a>>;
+
+/// Records delivery ids; answers whether one is new.
+///
+/// The verifier asks only after a signature checked out, so only the holder of
+/// a secret can add entries. A distributed implementation (a `SET NX PX` in
+/// Redis) makes a replay to another instance fail too.
+pub trait ReplayCache: Send + Sync + 'static {
+    /// Records `id` for `ttl`; `Ok(true)` if it was not recorded already.
+    fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a>;
+}
+
+/// The cache could not answer; the verifier refuses the message (503), since
+/// accepting would let a replay through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayCacheError(pub String);
+
+impl fmt::Display for ReplayCacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "replay cache unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for ReplayCacheError {}
+
+/// Delivery ids in memory, per instance, at most `capacity` of them.
+///
+/// Entries expire with their window. When the cache is full of unexpired ids
+/// it refuses new ones (the verifier answers 503) rather than forget one early,
+/// which would let its replay through.
+#[derive(Clone)]
+pub struct MemoryReplayCache {
+    inner: Arc<Mutex<Entries>>,
+    clock: UnixClock,
+}
+
+struct Entries {
+    /// Delivery id to the unix second it expires at.
+    expiry: HashMap<Box<str>, u64>,
+    capacity: usize,
+    next_sweep: u64,
+}
+
+impl MemoryReplayCache {
+    /// A cache of at most `capacity` ids (100,000 is a day of one delivery a
+    /// second, many windows over).
+    pub fn new(capacity: usize) -> Self {
+        Self::with_clock(capacity, UnixClock::system())
+    }
+
+    /// A cache reading time from `clock`.
+    pub fn with_clock(capacity: usize, clock: UnixClock) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Entries {
+                expiry: HashMap::new(),
+                capacity: capacity.max(1),
+                next_sweep: 0,
+            })),
+            clock,
+        }
+    }
+
+    /// Ids remembered now (expired ones included until the next sweep).
+    pub fn len(&self) -> usize {
+        self.lock().expiry.len()
+    }
+
+    /// Whether no id is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // A panic elsewhere while holding the lock leaves a valid map.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, id: &str, ttl: Duration) -> Result<bool, ReplayCacheError> {
+        let now = self.clock.now();
+        let until = now.saturating_add(ttl.as_secs().max(1));
+        let mut entries = self.lock();
+        if let Some(expires) = entries.expiry.get(id) {
+            if *expires > now {
+                return Ok(false);
+            }
+        } else if entries.expiry.len() >= entries.capacity || now >= entries.next_sweep {
+            entries.expiry.retain(|_, expires| *expires > now);
+            entries.next_sweep = now.saturating_add(60);
+            if entries.expiry.len() >= entries.capacity {
+                return Err(ReplayCacheError(format!(
+                    "{} unexpired delivery ids held, the configured capacity",
+                    entries.capacity
+                )));
+            }
+        }
+        entries.expiry.insert(id.into(), until);
+        Ok(true)
+    }
+}
+
+impl ReplayCache for MemoryReplayCache {
+    fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a> {
+        let answer = self.record(id, ttl);
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+impl fmt::Debug for MemoryReplayCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entries = self.lock();
+        f.debug_struct("MemoryReplayCache")
+            .field("ids", &entries.expiry.len())
+            .field("capacity", &entries.capacity)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn remembers_for_the_window_and_refuses_when_full() {
+        let now = Arc::new(AtomicU64::new(1_000));
+        let clock = {
+            let now = Arc::clone(&now);
+            UnixClock::from_fn(move || now.load(Ordering::Relaxed))
+        };
+        let cache = MemoryReplayCache::with_clock(2, clock);
+        let ttl = Duration::from_secs(300);
+        assert_eq!(cache.record("a", ttl), Ok(true));
+        assert_eq!(cache.record("a", ttl), Ok(false));
+        assert_eq!(cache.record("b", ttl), Ok(true));
+        assert!(cache.record("c", ttl).is_err(), "full of live ids");
+        now.store(1_301, Ordering::Relaxed);
+        assert_eq!(cache.record("c", ttl), Ok(true), "a and b expired");
+        assert_eq!(cache.len(), 1);
+    }
+}

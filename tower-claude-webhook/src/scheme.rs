@@ -1,0 +1,348 @@
+//! The two wire formats and the signer.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
+use sha2::Sha256;
+
+use crate::secret::WebhookSecret;
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// The header names of both schemes.
+pub mod names {
+    use http::header::HeaderName;
+
+    /// Seed scheme: `sha256=<hex HMAC(secret, body)>`; covers the body only.
+    pub const X_WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("x-webhook-signature");
+    /// Seed scheme: `sha256=<hex HMAC(secret, "<timestamp>." + body)>`.
+    pub const X_WEBHOOK_SIGNATURE_256: HeaderName =
+        HeaderName::from_static("x-webhook-signature-256");
+    /// Seed scheme: unix seconds.
+    pub const X_WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("x-webhook-timestamp");
+    /// Both schemes: the event type (not covered by either signature).
+    pub const X_WEBHOOK_EVENT: HeaderName = HeaderName::from_static("x-webhook-event");
+    /// Seed scheme: the delivery id, the same on every attempt.
+    pub const X_WEBHOOK_DELIVERY_ID: HeaderName = HeaderName::from_static("x-webhook-delivery-id");
+    /// Standard Webhooks: the message id.
+    pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+    /// Standard Webhooks: unix seconds.
+    pub const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+    /// Standard Webhooks: space-separated `v1,<base64>` signatures.
+    pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+}
+
+/// Which wire format a signer writes and a verifier reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// The `X-Webhook-*` headers of the system this crate replaces.
+    Seed,
+    /// The Standard Webhooks specification (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`).
+    Standard,
+}
+
+impl Scheme {
+    /// The header carrying the delivery id.
+    pub fn id_header(self) -> HeaderName {
+        match self {
+            Self::Seed => names::X_WEBHOOK_DELIVERY_ID,
+            Self::Standard => names::WEBHOOK_ID,
+        }
+    }
+
+    /// The header carrying the timestamp.
+    pub fn timestamp_header(self) -> HeaderName {
+        match self {
+            Self::Seed => names::X_WEBHOOK_TIMESTAMP,
+            Self::Standard => names::WEBHOOK_TIMESTAMP,
+        }
+    }
+}
+
+/// The keyed MAC states of a set of secrets, first the one to sign with.
+///
+/// The states are keyed once (HMAC's inner and outer pads hashed) and cloned per
+/// message, so signing costs only the hashing of the message itself.
+#[derive(Clone)]
+pub(crate) struct Keys(Arc<[HmacSha256]>);
+
+impl Keys {
+    pub(crate) fn new(secrets: &[WebhookSecret]) -> Self {
+        Self(
+            secrets
+                .iter()
+                .filter_map(|secret| HmacSha256::new_from_slice(secret.bytes()).ok())
+                .collect(),
+        )
+    }
+
+    pub(crate) fn from_states(states: Vec<HmacSha256>) -> Self {
+        Self(states.into())
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &HmacSha256> {
+        self.0.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Signs webhook messages with one or several secrets.
+///
+/// With several secrets (during a rotation) every signature header carries one
+/// signature per secret, so receivers holding either secret accept the message:
+/// comma-separated `sha256=` entries in the seed scheme, space-separated
+/// `v1,` entries in Standard Webhooks.
+///
+/// ```
+/// use tower_claude_webhook::{Signer, WebhookSecret};
+///
+/// let signer = Signer::seed(WebhookSecret::new("It's a Secret to Everybody").unwrap());
+/// let signed = signer.sign("delivery-1", 1614265330, b"Hello, World!");
+/// assert_eq!(
+///     signed.get("x-webhook-signature-256").unwrap(),
+///     "sha256=f37376a318b83773050e9e3ac8c6d599d2254e4f69edd75a1419cb54dc7264f3"
+/// );
+/// ```
+#[derive(Clone)]
+pub struct Signer {
+    scheme: Scheme,
+    keys: Keys,
+    body_signature: bool,
+}
+
+impl Signer {
+    /// Signs in the seed scheme, both `X-Webhook-Signature` (body only, for
+    /// receivers that read nothing else) and `X-Webhook-Signature-256`.
+    pub fn seed(secret: WebhookSecret) -> Self {
+        Self::with_secrets(Scheme::Seed, [secret])
+    }
+
+    /// Signs in the Standard Webhooks scheme.
+    pub fn standard(secret: WebhookSecret) -> Self {
+        Self::with_secrets(Scheme::Standard, [secret])
+    }
+
+    /// Signs in `scheme` with every secret given (at least one; the first
+    /// signs first).
+    pub fn with_secrets(scheme: Scheme, secrets: impl IntoIterator<Item = WebhookSecret>) -> Self {
+        let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
+        Self {
+            scheme,
+            keys: Keys::new(&secrets),
+            body_signature: true,
+        }
+    }
+
+    /// Also signs with `secret`, for a rotation: receivers holding the old or
+    /// the new secret both accept.
+    #[must_use]
+    pub fn also(mut self, secret: WebhookSecret) -> Self {
+        let mut keys: Vec<HmacSha256> = self.keys.iter().cloned().collect();
+        keys.extend(HmacSha256::new_from_slice(secret.bytes()).ok());
+        self.keys = Keys::from_states(keys);
+        self
+    }
+
+    /// Whether the seed scheme also sends the body-only `X-Webhook-Signature`
+    /// (default true, for the receivers in the field). It covers no timestamp,
+    /// so a captured message with it verifies forever; turn it off once every
+    /// receiver checks `X-Webhook-Signature-256`. It costs a second MAC over
+    /// the body.
+    #[must_use]
+    pub fn body_signature(mut self, on: bool) -> Self {
+        self.body_signature = on;
+        self
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The signature, timestamp and id headers of one message.
+    pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(4);
+        self.sign_into(&mut headers, id, timestamp, body);
+        headers
+    }
+
+    /// Writes the signature, timestamp and id headers of one message into
+    /// `headers`, replacing any there. An `id` that is not a valid header value
+    /// is replaced by `invalid` (ids this crate makes are always valid).
+    pub fn sign_into(&self, headers: &mut HeaderMap, id: &str, timestamp: u64, body: &[u8]) {
+        let stamp = timestamp.to_string();
+        let id_value = HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("invalid"));
+        match self.scheme {
+            Scheme::Seed => {
+                let (with_time, body_only) = self.seed_signatures(&stamp, body);
+                headers.insert(names::X_WEBHOOK_SIGNATURE_256, with_time);
+                if let Some(value) = body_only {
+                    headers.insert(names::X_WEBHOOK_SIGNATURE, value);
+                } else {
+                    headers.remove(names::X_WEBHOOK_SIGNATURE);
+                }
+                headers.insert(names::X_WEBHOOK_TIMESTAMP, header_value(stamp));
+                headers.insert(names::X_WEBHOOK_DELIVERY_ID, id_value);
+            }
+            Scheme::Standard => {
+                let mut value = String::with_capacity(48 * self.keys.len());
+                for key in self.keys.iter() {
+                    let mut mac = key.clone();
+                    mac.update(id.as_bytes());
+                    mac.update(b".");
+                    mac.update(stamp.as_bytes());
+                    mac.update(b".");
+                    mac.update(body);
+                    if !value.is_empty() {
+                        value.push(' ');
+                    }
+                    value.push_str("v1,");
+                    STANDARD.encode_string(mac.finalize().into_bytes(), &mut value);
+                }
+                headers.insert(names::WEBHOOK_SIGNATURE, header_value(value));
+                headers.insert(names::WEBHOOK_TIMESTAMP, header_value(stamp));
+                headers.insert(names::WEBHOOK_ID, id_value);
+            }
+        }
+    }
+
+    /// Both seed signatures in one pass over the body: the two MACs take each
+    /// chunk while it is in cache.
+    fn seed_signatures(&self, stamp: &str, body: &[u8]) -> (HeaderValue, Option<HeaderValue>) {
+        const CHUNK: usize = 16 * 1024;
+        let mut with_time = String::with_capacity(72 * self.keys.len());
+        let mut body_only = String::with_capacity(72 * self.keys.len());
+        for key in self.keys.iter() {
+            let mut timed = key.clone();
+            timed.update(stamp.as_bytes());
+            timed.update(b".");
+            let mut plain = self.body_signature.then(|| key.clone());
+            for chunk in body.chunks(CHUNK) {
+                timed.update(chunk);
+                if let Some(plain) = plain.as_mut() {
+                    plain.update(chunk);
+                }
+            }
+            push_seed_entry(&mut with_time, &timed.finalize().into_bytes());
+            if let Some(plain) = plain {
+                push_seed_entry(&mut body_only, &plain.finalize().into_bytes());
+            }
+        }
+        let body_only = self.body_signature.then(|| header_value(body_only));
+        (header_value(with_time), body_only)
+    }
+}
+
+fn push_seed_entry(list: &mut String, mac: &[u8]) {
+    if !list.is_empty() {
+        list.push_str(", ");
+    }
+    list.push_str("sha256=");
+    for byte in mac {
+        list.push(char::from(HEX[usize::from(byte >> 4)]));
+        list.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A value built from ASCII this crate produced.
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text))
+        .unwrap_or(HeaderValue::from_static("invalid"))
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("scheme", &self.scheme)
+            .field("secrets", &self.keys.len())
+            .field("body_signature", &self.body_signature)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// REFERENCE.md, seed scheme: GitHub's published example secret and body.
+    #[test]
+    fn seed_vector() {
+        let signer = Signer::seed(WebhookSecret::new("It's a Secret to Everybody").unwrap());
+        let h = signer.sign("d-1", 1_614_265_330, b"Hello, World!");
+        assert_eq!(
+            h["x-webhook-signature"],
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+        assert_eq!(
+            h["x-webhook-signature-256"],
+            "sha256=f37376a318b83773050e9e3ac8c6d599d2254e4f69edd75a1419cb54dc7264f3"
+        );
+        assert_eq!(h["x-webhook-timestamp"], "1614265330");
+        assert_eq!(h["x-webhook-delivery-id"], "d-1");
+    }
+
+    /// REFERENCE.md, Standard Webhooks: the specification's reference-library vectors.
+    #[test]
+    fn standard_vectors() {
+        let cases = [
+            (
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                r#"{"test": 2432232314}"#,
+                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            ),
+            (
+                "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+                "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+                1_649_367_553,
+                r#"{"email":"test@example.com","username":"test_user"}"#,
+                "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+            ),
+        ];
+        for (secret, id, ts, body, signature) in cases {
+            let signer = Signer::standard(WebhookSecret::standard(secret).unwrap());
+            let h = signer.sign(id, ts, body.as_bytes());
+            assert_eq!(h["webhook-signature"], signature);
+            assert_eq!(h["webhook-id"], id);
+        }
+    }
+
+    #[test]
+    fn rotation_signs_with_every_secret() {
+        let old = WebhookSecret::new("old").unwrap();
+        let new = WebhookSecret::new("new").unwrap();
+        let both = Signer::seed(new.clone()).also(old.clone());
+        let h = both.sign("d", 1, b"x");
+        let only_new = Signer::seed(new).sign("d", 1, b"x");
+        let only_old = Signer::seed(old).sign("d", 1, b"x");
+        assert_eq!(
+            h["x-webhook-signature-256"].to_str().unwrap(),
+            format!(
+                "{}, {}",
+                only_new["x-webhook-signature-256"].to_str().unwrap(),
+                only_old["x-webhook-signature-256"].to_str().unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn body_signature_can_be_dropped() {
+        let signer = Signer::seed(WebhookSecret::new("s").unwrap()).body_signature(false);
+        let h = signer.sign("d", 1, b"x");
+        assert!(!h.contains_key("x-webhook-signature"));
+        assert!(h.contains_key("x-webhook-signature-256"));
+    }
+}

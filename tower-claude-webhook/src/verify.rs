@@ -1,0 +1,478 @@
+//! Checking a received webhook: headers, freshness, signature, replay.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::Mac;
+use http::HeaderMap;
+use http::header::HeaderName;
+use subtle::ConstantTimeEq;
+
+use crate::clock::UnixClock;
+use crate::replay::{ReplayCache, ReplayCacheError};
+use crate::scheme::{Keys, Scheme, names};
+use crate::secret::WebhookSecret;
+
+/// The default freshness window: five minutes each way.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+/// The most signatures one header may list; more is an attack on CPU.
+const MAX_SIGNATURES: usize = 8;
+
+/// What a verified webhook said about itself, put in the request extensions by
+/// [`VerifyWebhookLayer`](crate::VerifyWebhookLayer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedWebhook {
+    /// The event type from `X-Webhook-Event`, if sent. Not covered by the
+    /// signature in either scheme: trust the type in the payload.
+    pub event: Option<String>,
+    /// The delivery id (`X-Webhook-Delivery-Id` or `webhook-id`), if sent.
+    pub delivery_id: Option<String>,
+    /// The signed timestamp (unix seconds); `None` only for a body-only
+    /// signature accepted with [`Verifier::accept_body_only`].
+    pub timestamp: Option<u64>,
+}
+
+/// Why a webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A required header is absent.
+    MissingHeader(HeaderName),
+    /// A header is present but not in the scheme's format.
+    Malformed {
+        /// The header.
+        header: HeaderName,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The timestamp is older than the window.
+    TooOld {
+        /// How old.
+        age: Duration,
+    },
+    /// The timestamp is further in the future than the window.
+    FromTheFuture {
+        /// How far ahead.
+        ahead: Duration,
+    },
+    /// No signature matches any accepted secret.
+    BadSignature,
+    /// This delivery id was already accepted within the window.
+    Replayed,
+    /// The replay cache could not answer.
+    ReplayCacheUnavailable(ReplayCacheError),
+}
+
+impl VerifyError {
+    /// A short machine-readable code for the refusal body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingHeader(_) => "missing_signature_header",
+            Self::Malformed { .. } => "malformed_signature_header",
+            Self::TooOld { .. } => "timestamp_too_old",
+            Self::FromTheFuture { .. } => "timestamp_in_future",
+            Self::BadSignature => "bad_signature",
+            Self::Replayed => "replayed_delivery",
+            Self::ReplayCacheUnavailable(_) => "replay_check_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingHeader(name) => write!(f, "missing header `{name}`"),
+            Self::Malformed { header, reason } => {
+                write!(f, "malformed header `{header}`: {reason}")
+            }
+            Self::TooOld { age } => write!(
+                f,
+                "timestamp is {} s old, outside the freshness window",
+                age.as_secs()
+            ),
+            Self::FromTheFuture { ahead } => write!(
+                f,
+                "timestamp is {} s in the future, outside the freshness window",
+                ahead.as_secs()
+            ),
+            Self::BadSignature => f.write_str("no signature matches"),
+            Self::Replayed => f.write_str("this delivery id was already received"),
+            Self::ReplayCacheUnavailable(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// Checks webhooks in one scheme against one or several secrets.
+///
+/// ```
+/// use tower_claude_webhook::{Signer, UnixClock, Verifier, WebhookSecret};
+///
+/// let secret = WebhookSecret::new("s3cret").unwrap();
+/// let headers = Signer::seed(secret.clone()).sign("d-1", 1_700_000_000, b"{}");
+/// let verifier = Verifier::seed(secret).clock(UnixClock::from_fn(|| 1_700_000_100));
+/// let webhook = verifier.verify_signature(&headers, b"{}").unwrap();
+/// assert_eq!(webhook.delivery_id.as_deref(), Some("d-1"));
+/// assert!(verifier.verify_signature(&headers, b"{ }").is_err());
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    scheme: Scheme,
+    keys: Keys,
+    tolerance: Duration,
+    clock: UnixClock,
+    replay: Option<Arc<dyn ReplayCache>>,
+    body_only: bool,
+}
+
+impl Verifier {
+    /// Verifies the seed scheme's `X-Webhook-Signature-256` and
+    /// `X-Webhook-Timestamp`.
+    pub fn seed(secret: WebhookSecret) -> Self {
+        Self::with_secrets(Scheme::Seed, [secret])
+    }
+
+    /// Verifies Standard Webhooks.
+    pub fn standard(secret: WebhookSecret) -> Self {
+        Self::with_secrets(Scheme::Standard, [secret])
+    }
+
+    /// Verifies `scheme`, accepting a signature by any of `secrets`.
+    pub fn with_secrets(scheme: Scheme, secrets: impl IntoIterator<Item = WebhookSecret>) -> Self {
+        let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
+        Self {
+            scheme,
+            keys: Keys::new(&secrets),
+            tolerance: DEFAULT_TOLERANCE,
+            clock: UnixClock::system(),
+            replay: None,
+            body_only: false,
+        }
+    }
+
+    /// Also accepts signatures by `secret` (during a rotation).
+    #[must_use]
+    pub fn also(mut self, secret: WebhookSecret) -> Self {
+        let mut all: Vec<_> = self.keys.iter().cloned().collect();
+        all.extend(crate::scheme::HmacSha256::new_from_slice(secret.bytes()).ok());
+        self.keys = Keys::from_states(all);
+        self
+    }
+
+    /// The freshness window, both ways (default 300 s).
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Reads the time from `clock`.
+    #[must_use]
+    pub fn clock(mut self, clock: UnixClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Refuses a message seen within the window: the same delivery id with the
+    /// same signed timestamp. Requires the id header. A sender's retry carries
+    /// the same id with a new timestamp, and passes.
+    #[must_use]
+    pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
+        self.replay = Some(Arc::new(cache));
+        self
+    }
+
+    /// Seed scheme only: accepts a message carrying only the body-only
+    /// `X-Webhook-Signature` when it has no `X-Webhook-Signature-256`. Such a
+    /// message has no signed time: a captured one verifies forever. For senders
+    /// that cannot be upgraded yet.
+    #[must_use]
+    pub fn accept_body_only(mut self, accept: bool) -> Self {
+        self.body_only = accept;
+        self
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The freshness window.
+    pub fn window(&self) -> Duration {
+        self.tolerance
+    }
+
+    /// Checks headers, freshness and signature of `body`, and the replay cache
+    /// if one is configured.
+    ///
+    /// # Errors
+    /// The first check that failed.
+    pub async fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<VerifiedWebhook, VerifyError> {
+        let webhook = self.verify_signature(headers, body)?;
+        if let Some(cache) = &self.replay {
+            let Some(id) = webhook.delivery_id.as_deref() else {
+                return Err(VerifyError::MissingHeader(self.scheme.id_header()));
+            };
+            // A replay is the same signed message again: same id, same signed
+            // time. A sender's retry is signed afresh (same id, a new time) and
+            // must pass, or a 503 would make the retry look like an attack.
+            let message = match webhook.timestamp {
+                Some(timestamp) => format!("{id}.{timestamp}"),
+                None => id.to_owned(),
+            };
+            // Remember it for the whole span in which its timestamp is accepted.
+            let ttl = self.tolerance.saturating_mul(2);
+            match cache.first_seen(&message, ttl).await {
+                Ok(true) => {}
+                Ok(false) => return Err(VerifyError::Replayed),
+                Err(error) => return Err(VerifyError::ReplayCacheUnavailable(error)),
+            }
+        }
+        Ok(webhook)
+    }
+
+    /// Checks headers, freshness and signature, without the replay cache.
+    ///
+    /// # Errors
+    /// The first check that failed.
+    pub fn verify_signature(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<VerifiedWebhook, VerifyError> {
+        let event = text(headers, &names::X_WEBHOOK_EVENT)?.map(str::to_owned);
+        match self.scheme {
+            Scheme::Seed => self.verify_seed(headers, body, event),
+            Scheme::Standard => self.verify_standard(headers, body, event),
+        }
+    }
+
+    fn verify_seed(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        event: Option<String>,
+    ) -> Result<VerifiedWebhook, VerifyError> {
+        let delivery_id = text(headers, &names::X_WEBHOOK_DELIVERY_ID)?.map(str::to_owned);
+        let Some(signatures) = text(headers, &names::X_WEBHOOK_SIGNATURE_256)? else {
+            if self.body_only && headers.contains_key(names::X_WEBHOOK_SIGNATURE) {
+                let signatures = text(headers, &names::X_WEBHOOK_SIGNATURE)?.unwrap_or_default();
+                let wanted = seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?;
+                self.match_any(&wanted, |mac| mac.update(body))?;
+                return Ok(VerifiedWebhook {
+                    event,
+                    delivery_id,
+                    timestamp: None,
+                });
+            }
+            return Err(VerifyError::MissingHeader(names::X_WEBHOOK_SIGNATURE_256));
+        };
+        let (timestamp, stamp) = self.fresh_timestamp(headers, &names::X_WEBHOOK_TIMESTAMP)?;
+        let wanted = seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?;
+        self.match_any(&wanted, |mac| {
+            mac.update(stamp.as_bytes());
+            mac.update(b".");
+            mac.update(body);
+        })?;
+        Ok(VerifiedWebhook {
+            event,
+            delivery_id,
+            timestamp: Some(timestamp),
+        })
+    }
+
+    fn verify_standard(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        event: Option<String>,
+    ) -> Result<VerifiedWebhook, VerifyError> {
+        let id = text(headers, &names::WEBHOOK_ID)?
+            .ok_or(VerifyError::MissingHeader(names::WEBHOOK_ID))?;
+        let signatures = text(headers, &names::WEBHOOK_SIGNATURE)?
+            .ok_or(VerifyError::MissingHeader(names::WEBHOOK_SIGNATURE))?;
+        let (timestamp, stamp) = self.fresh_timestamp(headers, &names::WEBHOOK_TIMESTAMP)?;
+        let wanted = standard_signatures(signatures)?;
+        self.match_any(&wanted, |mac| {
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(stamp.as_bytes());
+            mac.update(b".");
+            mac.update(body);
+        })?;
+        Ok(VerifiedWebhook {
+            event,
+            delivery_id: Some(id.to_owned()),
+            timestamp: Some(timestamp),
+        })
+    }
+
+    /// The timestamp header, parsed and inside the window both ways.
+    fn fresh_timestamp<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        name: &HeaderName,
+    ) -> Result<(u64, &'h str), VerifyError> {
+        let stamp = text(headers, name)?.ok_or_else(|| VerifyError::MissingHeader(name.clone()))?;
+        let malformed = || VerifyError::Malformed {
+            header: name.clone(),
+            reason: "expected unix seconds: 1 to 19 ASCII digits",
+        };
+        if stamp.is_empty() || stamp.len() > 19 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(malformed());
+        }
+        let timestamp: u64 = stamp.parse().map_err(|_| malformed())?;
+        let now = self.clock.now();
+        let window = self.tolerance.as_secs();
+        if timestamp < now && now - timestamp > window {
+            return Err(VerifyError::TooOld {
+                age: Duration::from_secs(now - timestamp),
+            });
+        }
+        if timestamp > now && timestamp - now > window {
+            return Err(VerifyError::FromTheFuture {
+                ahead: Duration::from_secs(timestamp - now),
+            });
+        }
+        Ok((timestamp, stamp))
+    }
+
+    /// Whether any accepted key's MAC of the message equals any offered
+    /// signature; every comparison runs in constant time.
+    fn match_any(
+        &self,
+        offered: &[[u8; 32]],
+        feed: impl Fn(&mut crate::scheme::HmacSha256),
+    ) -> Result<(), VerifyError> {
+        let mut matched = 0u8;
+        for key in self.keys.iter() {
+            let mut mac = key.clone();
+            feed(&mut mac);
+            let expected = mac.finalize().into_bytes();
+            for candidate in offered {
+                matched |= expected.as_slice().ct_eq(candidate).unwrap_u8();
+            }
+        }
+        if matched == 1 {
+            Ok(())
+        } else {
+            Err(VerifyError::BadSignature)
+        }
+    }
+}
+
+/// A header as text: absent is `None`; present twice or not visible ASCII is
+/// malformed (two signature headers could each be checked by a different
+/// component).
+fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, VerifyError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(VerifyError::Malformed {
+            header: name.clone(),
+            reason: "sent more than once",
+        });
+    }
+    value
+        .to_str()
+        .map(|s| Some(s.trim()))
+        .map_err(|_| VerifyError::Malformed {
+            header: name.clone(),
+            reason: "not visible ASCII",
+        })
+}
+
+/// `sha256=<64 hex>` entries, comma-separated.
+fn seed_signatures(list: &str, header: &HeaderName) -> Result<Vec<[u8; 32]>, VerifyError> {
+    let malformed = |reason| VerifyError::Malformed {
+        header: header.clone(),
+        reason,
+    };
+    let mut out = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let hex = entry
+            .strip_prefix("sha256=")
+            .ok_or_else(|| malformed("each signature is `sha256=` and 64 hex digits"))?;
+        out.push(
+            decode_hex(hex)
+                .ok_or_else(|| malformed("each signature is `sha256=` and 64 hex digits"))?,
+        );
+        if out.len() > MAX_SIGNATURES {
+            return Err(malformed("more than 8 signatures"));
+        }
+    }
+    if out.is_empty() {
+        return Err(malformed("no signature"));
+    }
+    Ok(out)
+}
+
+/// The `v1,<base64>` entries of a space-separated list; other versions (such as
+/// `v1a` asymmetric signatures) are skipped.
+fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
+    let malformed = |reason| VerifyError::Malformed {
+        header: names::WEBHOOK_SIGNATURE,
+        reason,
+    };
+    let entries: Vec<&str> = list.split(' ').filter(|e| !e.is_empty()).collect();
+    if entries.len() > MAX_SIGNATURES {
+        return Err(malformed("more than 8 signatures"));
+    }
+    let mut out = Vec::new();
+    for entry in entries {
+        let Some((version, signature)) = entry.split_once(',') else {
+            return Err(malformed("each signature is `<version>,<base64>`"));
+        };
+        if version != "v1" {
+            continue;
+        }
+        let bytes = STANDARD
+            .decode(signature)
+            .map_err(|_| malformed("a v1 signature is base64"))?;
+        let mac: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| malformed("a v1 signature is 32 bytes"))?;
+        out.push(mac);
+    }
+    if out.is_empty() {
+        return Err(malformed("no v1 signature"));
+    }
+    Ok(out)
+}
+
+fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let digit = |c: u8| (c as char).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("scheme", &self.scheme)
+            .field("secrets", &self.keys.len())
+            .field("tolerance", &self.tolerance)
+            .field("clock", &self.clock)
+            .field("replay_cache", &self.replay.is_some())
+            .field("accept_body_only", &self.body_only)
+            .finish()
+    }
+}
