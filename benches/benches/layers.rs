@@ -1,11 +1,12 @@
 //! Each layer against the peers a user would pick instead, in one run.
 //!
-//! `cargo bench -p tower-claude-benches --bench layers -- auth` (or `headers`, `ratelimit`)
+//! `cargo bench -p tower-claude-benches --bench layers -- auth` (or `headers`,
+//! `ratelimit`, `webhook`)
 //! runs one group.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::Request;
-use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run};
+use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run, webhook};
 
 fn group<F>(
     c: &mut Criterion,
@@ -54,5 +55,25 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+/// Signing throughput, ours next to plain `hmac` + `sha2` on the same bodies.
+fn signing(c: &mut Criterion) {
+    for size in webhook::SIZES {
+        let body = webhook::body(size);
+        let mut group = c.benchmark_group(format!("webhook/{size}B"));
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function("plain-hmac", |b| b.iter(|| webhook::plain_hmac(&body)));
+        group.bench_function("plain-hmac-both", |b| {
+            b.iter(|| webhook::plain_hmac_both(&body))
+        });
+        for scenario in ["seed-256", "seed", "standard"] {
+            let signer = webhook::signer(scenario);
+            group.bench_function(format!("ours-{scenario}"), |b| {
+                b.iter(|| signer.sign("msg_bench", webhook::TIMESTAMP, &body))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench, signing);
 criterion_main!(benches);
