@@ -1,0 +1,55 @@
+//! The gRPC server: tonic with tower-claude's rate-limit and auth layers on
+//! `grpc.health.v1.Health` (Check is public) and `echo.v1.Echo/Say`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tower_claude_examples::config::ServerArgs;
+use tower_claude_examples::grpc::{DEFAULT_BIND, PUBLIC_RPCS, serve};
+use tower_claude_examples::stack::{Stack, announce_dev_token};
+use tower_claude_examples::{init_tracing, shutdown_signal};
+
+#[derive(Parser)]
+#[command(
+    name = "grpc-server",
+    version,
+    about = "tonic with tower-claude's rate-limit and auth layers"
+)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let stack = match Stack::new(&cli.server, &PUBLIC_RPCS) {
+        Ok(stack) => stack,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let bind = cli.server.bind.unwrap_or(DEFAULT_BIND);
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(token) = &stack.dev_token {
+        announce_dev_token(token);
+    }
+    if let Ok(addr) = listener.local_addr() {
+        eprintln!("grpc-server listening on http://{addr}");
+    }
+    match serve(stack, listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The stack on a plain hyper 1 server: `GET /health`, `GET /api/whoami`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tower_claude_examples::config::ServerArgs;
+use tower_claude_examples::hyper_app::serve;
+use tower_claude_examples::init_tracing;
+use tower_claude_examples::stack::{Stack, announce_dev_token};
+
+#[derive(Parser)]
+#[command(
+    name = "hyper-server",
+    version,
+    about = "plain hyper with tower-claude's layers"
+)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let stack = match Stack::new(&cli.server, &[]) {
+        Ok(stack) => stack,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let bind = cli
+        .server
+        .bind
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(token) = &stack.dev_token {
+        announce_dev_token(token);
+    }
+    if let Ok(addr) = listener.local_addr() {
+        eprintln!("hyper-server listening on http://{addr}");
+    }
+    tokio::select! {
+        () = serve(stack, listener) => ExitCode::FAILURE,
+        () = tower_claude_examples::shutdown_signal() => ExitCode::SUCCESS,
+    }
+}

@@ -1,0 +1,68 @@
+//! The reference server: axum with all four layers, in the documented order.
+//!
+//! `reference-server --help` lists the options; with none it binds
+//! 127.0.0.1:8080 and prints a development token once.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tower_claude_examples::config::ServerArgs;
+use tower_claude_examples::stack::announce_dev_token;
+use tower_claude_examples::web::reference_app;
+use tower_claude_examples::{init_tracing, shutdown_signal};
+
+#[derive(Parser)]
+#[command(
+    name = "reference-server",
+    version,
+    about = "axum with tower-claude's headers, rate-limit, auth and webhook layers"
+)]
+struct Cli {
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let app = match reference_app(&cli.server) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let bind = cli
+        .server
+        .bind
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(token) = &app.stack.dev_token {
+        announce_dev_token(token);
+    }
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("reference-server listening on http://{addr}"),
+        Err(error) => eprintln!("reference-server listening (address unknown: {error})"),
+    }
+    let service = app
+        .router
+        .into_make_service_with_connect_info::<SocketAddr>();
+    match axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

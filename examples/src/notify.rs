@@ -1,0 +1,157 @@
+//! The webhook client `POST /api/notify` and `webhook-sender` use.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{Request, Uri};
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+use tower::ServiceExt;
+use tower_claude_webhook::{
+    DeliveryError, DeliveryPolicy, DeliveryReport, SignWebhookLayer, Signer, WebhookClient,
+    WebhookSecret, names, webhook_client,
+};
+
+/// An HTTP(S) client over rustls with the web PKI roots.
+pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Signs and delivers webhooks to one URL.
+#[derive(Clone)]
+pub struct Notifier {
+    client: WebhookClient<HttpsClient>,
+    url: Uri,
+}
+
+/// How a delivery ended, as `POST /api/notify` and `webhook-sender` report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The delivery id.
+    pub delivery_id: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The receiver's last status, if it answered at all.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// The JSON answer.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "delivery_id": self.delivery_id,
+            "attempts": self.attempts,
+            "status": self.status,
+            "error": self.error,
+        })
+    }
+
+    /// Whether the receiver accepted it (2xx).
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+impl Notifier {
+    /// Delivers to `url`, signed with `secret` in the seed scheme, with the
+    /// default retry policy. Plain `http://` targets only with `allow_insecure`.
+    ///
+    /// # Errors
+    /// A URL that is not absolute http(s), or an empty secret.
+    pub fn new(
+        url: &str,
+        secret: &str,
+        allow_insecure: bool,
+        policy: DeliveryPolicy,
+    ) -> Result<Self, String> {
+        let url: Uri = url
+            .parse()
+            .map_err(|e| format!("webhook URL {url:?}: {e}"))?;
+        match url.scheme_str() {
+            Some("https") => {}
+            Some("http") if allow_insecure => {}
+            Some("http") => {
+                return Err(format!(
+                    "webhook URL {url} is plain http://: use https://, or pass --allow-insecure-webhooks"
+                ));
+            }
+            _ => return Err(format!("webhook URL {url} must be absolute http(s)://")),
+        }
+        let secret = WebhookSecret::new(secret).map_err(|e| format!("webhook secret: {e}"))?;
+        let mut sign = SignWebhookLayer::new(Signer::seed(secret)).event("notify");
+        if allow_insecure {
+            sign = sign.allow_insecure();
+        }
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self {
+            client: webhook_client(http, sign, policy),
+            url,
+        })
+    }
+
+    /// Sends `body` as event `event`.
+    pub async fn send(&self, event: &str, content_type: &str, body: Bytes) -> Outcome {
+        let request = Request::post(self.url.clone())
+            .header(http::header::CONTENT_TYPE, content_type)
+            .header(names::X_WEBHOOK_EVENT, event)
+            .body(Full::new(body));
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => {
+                return Outcome {
+                    delivery_id: String::new(),
+                    attempts: 0,
+                    status: None,
+                    error: Some(format!("invalid event or content type: {error}")),
+                };
+            }
+        };
+        match self.client.clone().oneshot(request).await {
+            Ok(response) => match response.extensions().get::<DeliveryReport>() {
+                Some(report) => Outcome {
+                    delivery_id: report.delivery_id.clone(),
+                    attempts: report.attempts,
+                    status: Some(report.status.as_u16()),
+                    error: None,
+                },
+                None => Outcome {
+                    delivery_id: String::new(),
+                    attempts: 1,
+                    status: Some(response.status().as_u16()),
+                    error: None,
+                },
+            },
+            Err(error) => match error.downcast_ref::<DeliveryError>() {
+                Some(failed) => Outcome {
+                    delivery_id: failed.delivery_id().to_owned(),
+                    attempts: failed.attempts(),
+                    status: None,
+                    error: Some(failed.to_string()),
+                },
+                None => Outcome {
+                    delivery_id: String::new(),
+                    attempts: 0,
+                    status: None,
+                    error: Some(error.to_string()),
+                },
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notifier")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}

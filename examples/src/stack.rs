@@ -1,0 +1,115 @@
+//! The layers every server stacks, built from the shared options.
+
+use std::fmt;
+
+use tower_claude_auth::{BearerAuthLayer, Credential, DEFAULT_PUBLIC_PATHS, KeyStore};
+use tower_claude_core::ClientIpResolver;
+use tower_claude_headers::{SecurityHeadersBuilder, SecurityHeadersLayer};
+use tower_claude_ratelimit::{Quota, RateLimitLayer};
+
+use crate::config::ServerArgs;
+
+/// Health routes: public and never rate limited (monitors poll them).
+pub const HEALTH_PATHS: [&str; 4] = ["/health", "/healthz", "/ready", "/livez"];
+
+/// Why a server could not start.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The three layers, in the order headers -> rate limit -> auth.
+#[derive(Clone)]
+pub struct Stack {
+    /// Security headers, outermost: even a 401 or a 429 carries them.
+    pub headers: SecurityHeadersLayer,
+    /// Rate limiting, before auth: a flood is refused before bcrypt runs.
+    pub ratelimit: RateLimitLayer,
+    /// Bearer auth.
+    pub auth: BearerAuthLayer,
+    /// The key store behind `auth` (for its bcrypt statistics).
+    pub keys: KeyStore,
+    /// The token generated when no credential was configured.
+    pub dev_token: Option<String>,
+}
+
+impl Stack {
+    /// The layers for `args`, with `public` paths open without a token.
+    ///
+    /// # Errors
+    /// A bad hash, rate or burst.
+    pub fn new(args: &ServerArgs, public: &[&str]) -> Result<Self, StartError> {
+        let (credential, dev_token) = credential(args)?;
+        let keys = KeyStore::new().with_default("default", credential);
+        let resolver = ClientIpResolver::new().trust_proxies(args.trusted_proxies.iter().copied());
+        let public_paths: Vec<&str> = DEFAULT_PUBLIC_PATHS.iter().chain(public).copied().collect();
+        let auth = BearerAuthLayer::with_store(keys.clone())
+            .public_paths(public_paths)
+            .client_ip(resolver.clone());
+        let quota: Quota = args
+            .quota()
+            .map_err(|e| StartError(format!("--rate-limit/--burst: {e}")))?;
+        let ratelimit = RateLimitLayer::per_ip(quota)
+            .client_ip(resolver.clone())
+            .exempt_paths(HEALTH_PATHS);
+        let headers = SecurityHeadersBuilder::web()
+            .csp_nonces(true)
+            .trusted_proxies(resolver)
+            .build()
+            .map_err(|e| StartError(format!("security headers: {e}")))?;
+        Ok(Self {
+            headers,
+            ratelimit,
+            auth,
+            keys,
+            dev_token,
+        })
+    }
+}
+
+/// The configured credential, or a fresh development token.
+fn credential(args: &ServerArgs) -> Result<(Credential, Option<String>), StartError> {
+    if let Some(hash) = &args.password_hash {
+        let credential =
+            Credential::bcrypt(hash).map_err(|e| StartError(format!("--password-hash: {e}")))?;
+        return Ok((credential, None));
+    }
+    if let Some(password) = &args.password {
+        tracing::warn!("using a plaintext token from --password; prefer --password-hash");
+        return Ok((Credential::plaintext(password.clone()), None));
+    }
+    let token = random_token().map_err(StartError)?;
+    Ok((Credential::plaintext(token.clone()), Some(token)))
+}
+
+/// 32 random bytes as hex.
+pub fn random_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| format!("no randomness for a development token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The one-time warning with the development token.
+pub fn announce_dev_token(token: &str) {
+    eprintln!(
+        "WARNING: no credential configured (--password-hash or TOWER_CLAUDE_PASSWORD_HASH); \
+         this run accepts a generated development token, printed once.\n\
+         Development token: {token}"
+    );
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("keys", &self.keys)
+            .field("dev_token", &self.dev_token.as_ref().map(|_| "<generated>"))
+            .finish_non_exhaustive()
+    }
+}
