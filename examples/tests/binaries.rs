@@ -36,36 +36,40 @@ fn start(program: &str, args: &[&str]) -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let stderr = child.stderr.take().unwrap();
+    let (Some(stderr), Some(stdout)) = (child.stderr.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{program}: no pipes");
+    };
     let (lines, received) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines.send(line);
         }
     });
-    let stdout = child.stdout.take().unwrap();
     let (out_lines, out_received) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = out_lines.send(line);
         }
     });
-    let mut token = None;
+    // Owned by the guard from here on, so a panic below still kills it.
+    let mut running = Running {
+        child,
+        addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        token: None,
+        stdout: Some(out_received),
+    };
     loop {
         let line = received
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("{program} did not say where it listens"));
         if let Some(t) = line.strip_prefix("Development token: ") {
-            token = Some(t.to_owned());
+            running.token = Some(t.to_owned());
         }
         if let Some(url) = line.split("listening on http://").nth(1) {
-            let addr = url.trim().parse().unwrap();
-            return Running {
-                child,
-                addr,
-                token,
-                stdout: Some(out_received),
-            };
+            running.addr = url.trim().parse().unwrap();
+            return running;
         }
     }
 }
