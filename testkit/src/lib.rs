@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+pub mod redis;
+
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};

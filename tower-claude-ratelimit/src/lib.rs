@@ -52,6 +52,11 @@ pub use store::{
     AtCapacity, Check, MemoryBucket, MemoryStore, MemoryStoreBuilder, PolicyInfo, RateLimitStore,
     StoreError,
 };
+#[cfg(feature = "redis")]
+pub use store::{
+    GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisStats, RedisStore, RedisStoreBuilder,
+    RedisStoreError,
+};
 
 /// The clocks a [`MemoryStore`] can read, re-exported from `governor`.
 pub mod clock {

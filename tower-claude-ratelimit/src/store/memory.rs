@@ -365,6 +365,13 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// Reads time from a clock shared with another store.
+    #[cfg(feature = "redis")]
+    pub(crate) fn time(mut self, time: Time) -> Self {
+        self.time = Some(time);
+        self
+    }
+
     /// The most clients tracked at once, over all policies (default 1,000,000,
     /// about 40 MB).
     #[must_use]

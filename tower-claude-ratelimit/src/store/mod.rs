@@ -1,6 +1,8 @@
 //! Where buckets live: the [`RateLimitStore`] trait and the in-memory store.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod time;
 
 use std::fmt;
@@ -9,6 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use memory::{AtCapacity, MemoryBucket, MemoryStore, MemoryStoreBuilder};
+#[cfg(feature = "redis")]
+pub use redis::{
+    GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisStats, RedisStore, RedisStoreBuilder,
+    RedisStoreError,
+};
 
 use crate::decision::Decision;
 use crate::key::ClientKey;
@@ -57,6 +64,12 @@ pub struct PolicyInfo {
 impl PolicyInfo {
     pub(crate) fn new(name: Arc<str>, quota: Quota) -> Self {
         Self { name, quota }
+    }
+
+    /// A policy outside any layer, to drive a store directly in tests and
+    /// benchmarks.
+    pub fn new_for_tests(name: &str, quota: Quota) -> Self {
+        Self::new(name.into(), quota)
     }
 
     /// The policy's name (`default`, or the name of a route policy).
