@@ -31,6 +31,8 @@ mod delivery;
 mod error;
 mod policy;
 mod receive;
+#[cfg(feature = "redis")]
+mod redis_replay;
 mod replay;
 mod scheme;
 mod secret;
@@ -44,6 +46,8 @@ pub use delivery::{
 pub use error::{AttemptError, AttemptFailure, DeliveryError, SendError};
 pub use policy::DeliveryPolicy;
 pub use receive::{DEFAULT_RECEIVE_LIMIT, VerifyWebhook, VerifyWebhookLayer};
+#[cfg(feature = "redis")]
+pub use redis_replay::{OnReplayCacheFailure, RedisReplayCache};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
 pub use scheme::{Scheme, Signer, names};
 pub use secret::{STANDARD_SECRET_PREFIX, SecretError, WebhookSecret};

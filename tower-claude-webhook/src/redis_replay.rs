@@ -1,0 +1,155 @@
+//! The replay cache in Redis: a message accepted by one receiver instance is
+//! refused by every other.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
+
+/// What a [`RedisReplayCache`] does when Redis is down, slow or failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnReplayCacheFailure {
+    /// Refuse the message (503 from the receiver layer; the sender retries
+    /// later). The default: accepting would let a replay through.
+    #[default]
+    Refuse,
+    /// Accept it, with a warning: replays pass while Redis is down.
+    Allow,
+    /// Check it against an in-memory cache: replays to this instance are still
+    /// refused, replays to others are not.
+    Fallback,
+}
+
+/// Delivery ids in Redis: `SET <prefix><id> 1 NX PX <window>`, one atomic
+/// round trip per message, on one key (so it runs on Redis Cluster too).
+#[derive(Clone)]
+pub struct RedisReplayCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connection: ConnectionManager,
+    prefix: String,
+    timeout: Duration,
+    on_failure: OnReplayCacheFailure,
+    fallback: MemoryReplayCache,
+    errors: AtomicU64,
+    display_url: String,
+}
+
+impl RedisReplayCache {
+    /// A cache on the Redis at `url` (`redis://` or `rediss://`), with key
+    /// prefix `tcwh:`, a 100 ms timeout and [`OnReplayCacheFailure::Refuse`].
+    /// It connects on first use and reconnects by itself.
+    ///
+    /// # Errors
+    /// An invalid URL.
+    pub fn new(url: &str) -> Result<Self, ReplayCacheError> {
+        Self::with_options(
+            url,
+            "tcwh:",
+            Duration::from_millis(100),
+            OnReplayCacheFailure::default(),
+        )
+    }
+
+    /// A cache with every option given.
+    ///
+    /// # Errors
+    /// An invalid URL.
+    pub fn with_options(
+        url: &str,
+        prefix: &str,
+        timeout: Duration,
+        on_failure: OnReplayCacheFailure,
+    ) -> Result<Self, ReplayCacheError> {
+        let display_url = redact(url);
+        let client = redis::Client::open(url)
+            .map_err(|e| ReplayCacheError(format!("invalid Redis URL {display_url}: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| ReplayCacheError(format!("Redis {display_url}: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                connection,
+                prefix: prefix.to_owned(),
+                timeout,
+                on_failure,
+                fallback: MemoryReplayCache::new(100_000),
+                errors: AtomicU64::new(0),
+                display_url,
+            }),
+        })
+    }
+
+    /// Calls that failed or timed out.
+    pub fn errors(&self) -> u64 {
+        self.inner.errors.load(Ordering::Relaxed)
+    }
+}
+
+impl ReplayCache for RedisReplayCache {
+    fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let mut connection = inner.connection.clone();
+            let mut command = redis::cmd("SET");
+            command
+                .arg(format!("{}{id}", inner.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms);
+            let call = command.query_async::<Option<String>>(&mut connection);
+            let why = match tokio::time::timeout(inner.timeout, call).await {
+                Ok(Ok(set)) => return Ok(set.is_some()),
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("no answer within {:?}", inner.timeout),
+            };
+            inner.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                target: "tower_claude_webhook",
+                redis = %inner.display_url,
+                error = %why,
+                on_failure = ?inner.on_failure,
+                "Redis replay cache failed"
+            );
+            match inner.on_failure {
+                OnReplayCacheFailure::Refuse => Err(ReplayCacheError(format!("Redis: {why}"))),
+                OnReplayCacheFailure::Allow => Ok(true),
+                OnReplayCacheFailure::Fallback => inner.fallback.first_seen(id, ttl).await,
+            }
+        })
+    }
+}
+
+/// `redis://user:password@host` without the password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or_default();
+            format!("{}{user}:<redacted>{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for RedisReplayCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisReplayCache")
+            .field("redis", &self.inner.display_url)
+            .field("prefix", &self.inner.prefix)
+            .field("on_failure", &self.inner.on_failure)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,95 @@
+//! The replay cache on a real `redis-server`: a delivery accepted by one
+//! receiver instance is refused by another on the same Redis.
+#![cfg(feature = "redis")]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::routing::post;
+use axum::{Extension, Router};
+use http::{Method, StatusCode};
+use tower_claude_testkit::redis::RedisServer;
+use tower_claude_testkit::{send, serve_axum};
+use tower_claude_webhook::{
+    OnReplayCacheFailure, RedisReplayCache, Signer, VerifiedWebhook, Verifier, VerifyWebhookLayer,
+    WebhookSecret,
+};
+
+async fn receiver(cache: RedisReplayCache) -> std::net::SocketAddr {
+    let verifier = Verifier::seed(WebhookSecret::new("shared").unwrap()).replay_cache(cache);
+    let app = Router::new().route(
+        "/hook",
+        post(|Extension(_): Extension<VerifiedWebhook>| async { "ok" })
+            .layer(VerifyWebhookLayer::new(verifier)),
+    );
+    serve_axum(app).await
+}
+
+async fn deliver(
+    addr: std::net::SocketAddr,
+    headers: &http::HeaderMap,
+) -> tower_claude_testkit::Reply {
+    let pairs: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    send(addr, Method::POST, "/hook", &refs, b"{}").await
+}
+
+#[tokio::test]
+async fn a_delivery_replayed_to_another_instance_is_refused() {
+    let mut redis = RedisServer::start();
+    let first = receiver(RedisReplayCache::new(&redis.url()).unwrap()).await;
+    let second = receiver(RedisReplayCache::new(&redis.url()).unwrap()).await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let signed = Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now, b"{}");
+
+    assert_eq!(deliver(first, &signed).await.status, StatusCode::OK);
+    let replay = deliver(second, &signed).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(replay.body.contains("replayed_delivery"), "{}", replay.body);
+    // A retry of the same delivery, signed afresh, passes on either.
+    let retry =
+        Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now + 1, b"{}");
+    assert_eq!(deliver(second, &retry).await.status, StatusCode::OK);
+    let ttl: i64 = redis
+        .cli_text(&["PTTL", &format!("tcwh:msg_replay.{now}")])
+        .parse()
+        .unwrap();
+    assert!(
+        ttl > 500_000 && ttl <= 600_000,
+        "kept for twice the 300 s window: {ttl} ms"
+    );
+
+    // Redis down: the default refuses (503), the fallback remembers locally.
+    redis.stop();
+    let fresh = Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_down", now, b"{}");
+    let down = deliver(first, &fresh).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        down.body.contains("replay_check_unavailable"),
+        "{}",
+        down.body
+    );
+    let fallback = receiver(
+        RedisReplayCache::with_options(
+            &redis.url(),
+            "tcwh:",
+            std::time::Duration::from_millis(100),
+            OnReplayCacheFailure::Fallback,
+        )
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(deliver(fallback, &fresh).await.status, StatusCode::OK);
+    assert_eq!(
+        deliver(fallback, &fresh).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
