@@ -46,6 +46,10 @@ pub struct ServerArgs {
     /// the network in the clear).
     #[arg(long)]
     pub allow_insecure_webhooks: bool,
+    /// Redis (`redis://` or `rediss://`) for rate limits and the webhook replay
+    /// cache shared by every instance; without it both live in memory.
+    #[arg(long, env = "TOWER_CLAUDE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 impl ServerArgs {
@@ -75,6 +79,7 @@ impl fmt::Debug for ServerArgs {
             .field("webhook_secret", &set(&self.webhook_secret))
             .field("webhook_url", &self.webhook_url)
             .field("allow_insecure_webhooks", &self.allow_insecure_webhooks)
+            .field("redis_url", &set(&self.redis_url))
             .finish()
     }
 }

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod hyper_app;
 pub mod notify;
 pub mod stack;
+pub mod store;
 pub mod web;
 
 /// Logs to stderr, `info` unless `RUST_LOG` says otherwise.

@@ -5,9 +5,10 @@ use std::fmt;
 use tower_claude_auth::{BearerAuthLayer, Credential, DEFAULT_PUBLIC_PATHS, KeyStore};
 use tower_claude_core::ClientIpResolver;
 use tower_claude_headers::{SecurityHeadersBuilder, SecurityHeadersLayer};
-use tower_claude_ratelimit::{Quota, RateLimitLayer};
+use tower_claude_ratelimit::{MemoryStore, Quota, RateLimitLayer, RedisStore};
 
 use crate::config::ServerArgs;
+use crate::store::AnyStore;
 
 /// Health routes: public and never rate limited (monitors poll them).
 pub const HEALTH_PATHS: [&str; 4] = ["/health", "/healthz", "/ready", "/livez"];
@@ -30,7 +31,7 @@ pub struct Stack {
     /// Security headers, outermost: even a 401 or a 429 carries them.
     pub headers: SecurityHeadersLayer,
     /// Rate limiting, before auth: a flood is refused before bcrypt runs.
-    pub ratelimit: RateLimitLayer,
+    pub ratelimit: RateLimitLayer<AnyStore>,
     /// Bearer auth.
     pub auth: BearerAuthLayer,
     /// The key store behind `auth` (for its bcrypt statistics).
@@ -55,7 +56,15 @@ impl Stack {
         let quota: Quota = args
             .quota()
             .map_err(|e| StartError(format!("--rate-limit/--burst: {e}")))?;
-        let ratelimit = RateLimitLayer::per_ip(quota)
+        let store = match &args.redis_url {
+            Some(url) => AnyStore::Redis(
+                RedisStore::builder(url.as_str())
+                    .build()
+                    .map_err(|e| StartError(format!("--redis-url: {e}")))?,
+            ),
+            None => AnyStore::Memory(MemoryStore::new()),
+        };
+        let ratelimit = RateLimitLayer::with_store(store, quota)
             .client_ip(resolver.clone())
             .exempt_paths(HEALTH_PATHS);
         let headers = SecurityHeadersBuilder::web()

@@ -12,8 +12,8 @@ use serde_json::json;
 use tower_claude_auth::Authenticated;
 use tower_claude_headers::CspNonce;
 use tower_claude_webhook::{
-    DeliveryPolicy, MemoryReplayCache, VerifiedWebhook, Verifier, VerifyWebhookLayer,
-    WebhookSecret, names,
+    DeliveryPolicy, MemoryReplayCache, RedisReplayCache, VerifiedWebhook, Verifier,
+    VerifyWebhookLayer, WebhookSecret, names,
 };
 
 use crate::config::ServerArgs;
@@ -70,7 +70,15 @@ pub fn reference_app_with(
         Some(secret) => {
             let secret = WebhookSecret::new(secret.clone())
                 .map_err(|e| StartError(format!("--webhook-secret: {e}")))?;
-            let verifier = Verifier::seed(secret).replay_cache(MemoryReplayCache::new(100_000));
+            let verifier = Verifier::seed(secret);
+            // With Redis, a delivery accepted by one instance is refused by all.
+            let verifier = match &args.redis_url {
+                Some(url) => verifier.replay_cache(
+                    RedisReplayCache::new(url)
+                        .map_err(|e| StartError(format!("--redis-url: {e}")))?,
+                ),
+                None => verifier.replay_cache(MemoryReplayCache::new(100_000)),
+            };
             post(incoming_webhook).layer(VerifyWebhookLayer::new(verifier))
         }
         None => post(no_webhook_secret),

@@ -343,3 +343,27 @@ async fn webhook_sender_to_webhook_receiver() {
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["status"], 401);
 }
+
+#[tokio::test]
+async fn two_reference_servers_share_one_limit_through_redis() {
+    let redis = tower_claude_testkit::redis::RedisServer::start();
+    let url = redis.url();
+    let args = [
+        "--redis-url",
+        url.as_str(),
+        "--rate-limit",
+        "4/hour",
+        "--password",
+        "t",
+    ];
+    let (a, b) = (reference_server(&args), reference_server(&args));
+    let mut admitted = 0;
+    for n in 0..8 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        if get(server.addr, "/docs", &[]).await.status == StatusCode::OK {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 4, "one quota for both instances");
+    assert!(redis.cli_text(&["DBSIZE"]).parse::<u64>().unwrap() >= 1);
+}
