@@ -6,7 +6,10 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::Request;
-use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run, webhook};
+use tower_claude_benches::{
+    BenchService, Body, auth, headers, ratelimit, redis_store, run, webhook,
+};
+use tower_claude_ratelimit::RateLimitStore;
 
 fn group<F>(
     c: &mut Criterion,
@@ -75,5 +78,35 @@ fn signing(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, signing);
+/// One rate-limit decision in memory and on a local redis-server, in one run.
+fn redis_decisions(c: &mut Criterion) {
+    let redis = tower_claude_testkit::redis::RedisServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (memory, shared) = {
+        let _inside = runtime.enter();
+        redis_store::stores(&redis.url())
+    };
+    let policy = redis_store::policy();
+    let (m, r) = (memory.bucket(&policy), shared.bucket(&policy));
+    let mut group = c.benchmark_group("ratelimit-store");
+    let mut n = 0u32;
+    group.bench_function("memory", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            runtime.block_on(redis_store::decide(&memory, &m, &redis_store::client(n)))
+        })
+    });
+    group.bench_function("redis", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            runtime.block_on(redis_store::decide(&shared, &r, &redis_store::client(n)))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, signing, redis_decisions);
 criterion_main!(benches);

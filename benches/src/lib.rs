@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod headers;
 pub mod ratelimit;
+pub mod redis_store;
 pub mod webhook;
 
 use std::convert::Infallible;

@@ -336,3 +336,12 @@ fn the_shared_helper_stops_its_server() {
     drop(redis);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+#[test]
+fn building_outside_a_runtime_is_an_error_not_a_panic() {
+    let error = RedisStore::builder("redis://127.0.0.1:1/")
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("Tokio runtime"), "{error}");
+    assert!(RedisStore::builder("not a url").build().is_err());
+}

@@ -61,7 +61,7 @@ impl RedisReplayCache {
     /// A cache with every option given.
     ///
     /// # Errors
-    /// An invalid URL.
+    /// An invalid URL, or no Tokio runtime.
     pub fn with_options(
         url: &str,
         prefix: &str,
@@ -69,6 +69,11 @@ impl RedisReplayCache {
         on_failure: OnReplayCacheFailure,
     ) -> Result<Self, ReplayCacheError> {
         let display_url = redact(url);
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ReplayCacheError(
+                "RedisReplayCache must be made inside a Tokio runtime (it starts the connection task)".into(),
+            ));
+        }
         let client = redis::Client::open(url)
             .map_err(|e| ReplayCacheError(format!("invalid Redis URL {display_url}: {e}")))?;
         let config = ConnectionManagerConfig::new()

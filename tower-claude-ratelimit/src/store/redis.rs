@@ -267,9 +267,16 @@ impl RedisStoreBuilder {
     /// itself; Redis need not be up yet.
     ///
     /// # Errors
-    /// An invalid URL.
+    /// An invalid URL, or no Tokio runtime to run the connection on (call it
+    /// inside the runtime, as from `#[tokio::main]`).
     pub fn build(self) -> Result<RedisStore, RedisStoreError> {
         let url = self.urls.first().cloned().unwrap_or_default();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(RedisStoreError(
+                "RedisStore::build must run inside a Tokio runtime (it starts the connection task)"
+                    .into(),
+            ));
+        }
         let client = redis::Client::open(url.as_str())
             .map_err(|e| RedisStoreError(format!("invalid Redis URL {}: {e}", redact(&url))))?;
         let config = ConnectionManagerConfig::new()
