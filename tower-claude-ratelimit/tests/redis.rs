@@ -345,3 +345,18 @@ fn building_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(error.to_string().contains("Tokio runtime"), "{error}");
     assert!(RedisStore::builder("not a url").build().is_err());
 }
+
+#[tokio::test]
+async fn layers_with_one_policy_name_but_different_quotas_do_not_share_buckets() {
+    let redis = RedisServer::start();
+    let shared = store(&redis);
+    let lenient = serve(shared.clone(), Quota::per_second(100)).await;
+    let strict = serve(shared, Quota::per_hour(1)).await;
+    assert_eq!(get(strict, "/", &[]).await.status, StatusCode::OK);
+    assert_eq!(get(strict, "/", &[]).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        get(lenient, "/", &[]).await.status,
+        StatusCode::OK,
+        "the strict layer's bucket is not the lenient one's"
+    );
+}

@@ -151,9 +151,20 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let id_header = scheme.id_header();
-            let delivery_id = match parts.headers.get(&id_header).and_then(|v| v.to_str().ok()) {
-                Some(id) if !id.is_empty() => id.to_owned(),
-                _ => {
+            let offered = parts.headers.get(&id_header).map(|v| v.as_bytes());
+            let delivery_id = match offered {
+                Some(id) if crate::sign_layer::is_valid_delivery_id(id) => {
+                    String::from_utf8_lossy(id).into_owned()
+                }
+                Some(_) => {
+                    return Err(Box::new(DeliveryError {
+                        delivery_id: String::new(),
+                        attempts: 0,
+                        elapsed: Duration::ZERO,
+                        source: Box::new(SendError::InvalidDeliveryId),
+                    }) as BoxError);
+                }
+                None => {
                     let id = new_delivery_id();
                     if let Ok(value) = HeaderValue::from_str(&id) {
                         parts.headers.insert(id_header, value);

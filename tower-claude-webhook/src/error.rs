@@ -21,6 +21,9 @@ pub enum SendError {
     InsecureEndpoint(String),
     /// The event type is not a valid header value.
     InvalidEvent,
+    /// A delivery id on the request that is not 1 to 128 of `A-Z a-z 0-9 _ -`
+    /// (a `.` would make Standard Webhooks' signed content ambiguous).
+    InvalidDeliveryId,
 }
 
 impl fmt::Display for SendError {
@@ -35,6 +38,9 @@ impl fmt::Display for SendError {
                 "webhook endpoint {uri} is not https:// (allow plain HTTP explicitly for loopback or testing)"
             ),
             Self::InvalidEvent => f.write_str("webhook event type is not a valid header value"),
+            Self::InvalidDeliveryId => {
+                f.write_str("webhook delivery id must be 1 to 128 of A-Z a-z 0-9 _ -")
+            }
         }
     }
 }

@@ -20,8 +20,10 @@ pub enum OnReplayCacheFailure {
     Refuse,
     /// Accept it, with a warning: replays pass while Redis is down.
     Allow,
-    /// Check it against an in-memory cache: replays to this instance are still
-    /// refused, replays to others are not.
+    /// Check it against an in-memory cache while Redis is down: a message first
+    /// seen during the outage is refused when replayed to this instance; one
+    /// recorded only in Redis before the outage, or replayed to another
+    /// instance, is not.
     Fallback,
 }
 
@@ -138,15 +140,21 @@ impl ReplayCache for RedisReplayCache {
     }
 }
 
-/// `redis://user:password@host` without the password.
+/// A Redis URL without its password: `user:password@` in the authority, and
+/// the whole query (`redis+unix:///sock?pass=...` carries it there).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?<redacted>"),
+        None => (url, ""),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let user = url[scheme + 3..at].split(':').next().unwrap_or_default();
-            format!("{}{user}:<redacted>{}", &url[..scheme + 3], &url[at..])
+            let user = base[scheme + 3..at].split(':').next().unwrap_or_default();
+            format!("{}{user}:<redacted>{}", &base[..scheme + 3], &base[at..])
         }
-        _ => url.to_owned(),
-    }
+        _ => base.to_owned(),
+    };
+    format!("{base}{query}")
 }
 
 impl fmt::Debug for RedisReplayCache {

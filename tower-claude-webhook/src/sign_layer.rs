@@ -200,13 +200,13 @@ where
             let scheme = config.signer.scheme();
             let (mut parts, body) = request.into_parts();
             let attempt = parts.extensions.get::<Attempt>().map_or(1, |a| a.0);
-            let delivery_id = match parts
-                .headers
-                .get(scheme.id_header())
-                .and_then(|v| v.to_str().ok())
-            {
-                Some(id) if !id.is_empty() => id.to_owned(),
-                _ => new_delivery_id(),
+            let offered = parts.headers.get(scheme.id_header()).map(|v| v.as_bytes());
+            let (delivery_id, invalid_id) = match offered {
+                Some(id) if is_valid_delivery_id(id) => {
+                    (String::from_utf8_lossy(id).into_owned(), false)
+                }
+                Some(_) => (new_delivery_id(), true),
+                None => (new_delivery_id(), false),
             };
             let refuse = |error: SendError| -> BoxError {
                 Box::new(AttemptError {
@@ -216,6 +216,9 @@ where
                     source: Some(Box::new(error)),
                 })
             };
+            if invalid_id {
+                return Err(refuse(SendError::InvalidDeliveryId));
+            }
             if !config.http.permits(&parts.uri) {
                 return Err(refuse(SendError::InsecureEndpoint(parts.uri.to_string())));
             }
@@ -316,6 +319,15 @@ fn is_loopback_host(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a delivery id given on a request may be sent: 1 to 128 of
+/// `A-Z a-z 0-9 _ -`.
+pub(crate) fn is_valid_delivery_id(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
 /// `msg_` and 32 hex digits of randomness: 128 bits, unique in practice.

@@ -34,6 +34,11 @@ pub struct VerifiedWebhook {
     /// The signed timestamp (unix seconds); `None` only for a body-only
     /// signature accepted with [`Verifier::accept_body_only`].
     pub timestamp: Option<u64>,
+    /// The verified signature in hex: it names this signed message. A replay
+    /// carries the same one, a sender's re-signed retry does not, and no other
+    /// secret can produce it. The replay cache keys on it; de-duplicate on it
+    /// in the seed scheme, whose delivery id header is not signed.
+    pub message_id: String,
 }
 
 /// Why a webhook was refused.
@@ -178,9 +183,9 @@ impl Verifier {
         self
     }
 
-    /// Refuses a message seen within the window: the same delivery id with the
-    /// same signed timestamp. Requires the id header. A sender's retry carries
-    /// the same id with a new timestamp, and passes.
+    /// Refuses a message seen within the window: the same signature (so the
+    /// same signed content) again. A sender's retry is signed afresh with a new
+    /// timestamp, and passes.
     #[must_use]
     pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
         self.replay = Some(Arc::new(cache));
@@ -219,19 +224,20 @@ impl Verifier {
     ) -> Result<VerifiedWebhook, VerifyError> {
         let webhook = self.verify_signature(headers, body)?;
         if let Some(cache) = &self.replay {
-            let Some(id) = webhook.delivery_id.as_deref() else {
-                return Err(VerifyError::MissingHeader(self.scheme.id_header()));
-            };
-            // A replay is the same signed message again: same id, same signed
-            // time. A sender's retry is signed afresh (same id, a new time) and
-            // must pass, or a 503 would make the retry look like an attack.
-            let message = match webhook.timestamp {
-                Some(timestamp) => format!("{id}.{timestamp}"),
-                None => id.to_owned(),
-            };
-            // Remember it for the whole span in which its timestamp is accepted.
-            let ttl = self.tolerance.saturating_mul(2);
-            match cache.first_seen(&message, ttl).await {
+            // A replay is the same signed message again, so it is keyed by the
+            // signature, not by a header: the seed scheme does not sign the
+            // delivery id, which a replayer could change at will. A sender's
+            // retry is signed afresh (a new time) and passes, as it must, or a
+            // 503 would make the retry look like an attack. Keys are fixed-size
+            // and only a secret's holder can make new ones.
+            //
+            // Remembered for the whole span in which the timestamp is accepted
+            // (both edges included), and a second more.
+            let ttl = self
+                .tolerance
+                .saturating_mul(2)
+                .saturating_add(Duration::from_secs(1));
+            match cache.first_seen(&webhook.message_id, ttl).await {
                 Ok(true) => {}
                 Ok(false) => return Err(VerifyError::Replayed),
                 Err(error) => return Err(VerifyError::ReplayCacheUnavailable(error)),
@@ -267,18 +273,19 @@ impl Verifier {
             if self.body_only && headers.contains_key(names::X_WEBHOOK_SIGNATURE) {
                 let signatures = text(headers, &names::X_WEBHOOK_SIGNATURE)?.unwrap_or_default();
                 let wanted = seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?;
-                self.match_any(&wanted, |mac| mac.update(body))?;
+                let message_id = self.match_any(&wanted, |mac| mac.update(body))?;
                 return Ok(VerifiedWebhook {
                     event,
                     delivery_id,
                     timestamp: None,
+                    message_id,
                 });
             }
             return Err(VerifyError::MissingHeader(names::X_WEBHOOK_SIGNATURE_256));
         };
         let (timestamp, stamp) = self.fresh_timestamp(headers, &names::X_WEBHOOK_TIMESTAMP)?;
         let wanted = seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?;
-        self.match_any(&wanted, |mac| {
+        let message_id = self.match_any(&wanted, |mac| {
             mac.update(stamp.as_bytes());
             mac.update(b".");
             mac.update(body);
@@ -287,6 +294,7 @@ impl Verifier {
             event,
             delivery_id,
             timestamp: Some(timestamp),
+            message_id,
         })
     }
 
@@ -298,11 +306,19 @@ impl Verifier {
     ) -> Result<VerifiedWebhook, VerifyError> {
         let id = text(headers, &names::WEBHOOK_ID)?
             .ok_or(VerifyError::MissingHeader(names::WEBHOOK_ID))?;
+        // The signed content is `id.timestamp.body`: an id with a dot could be
+        // re-split into another id, timestamp and body under the same MAC.
+        if id.is_empty() || id.contains('.') {
+            return Err(VerifyError::Malformed {
+                header: names::WEBHOOK_ID,
+                reason: "a message id is not empty and has no `.`",
+            });
+        }
         let signatures = text(headers, &names::WEBHOOK_SIGNATURE)?
             .ok_or(VerifyError::MissingHeader(names::WEBHOOK_SIGNATURE))?;
         let (timestamp, stamp) = self.fresh_timestamp(headers, &names::WEBHOOK_TIMESTAMP)?;
         let wanted = standard_signatures(signatures)?;
-        self.match_any(&wanted, |mac| {
+        let message_id = self.match_any(&wanted, |mac| {
             mac.update(id.as_bytes());
             mac.update(b".");
             mac.update(stamp.as_bytes());
@@ -313,6 +329,7 @@ impl Verifier {
             event,
             delivery_id: Some(id.to_owned()),
             timestamp: Some(timestamp),
+            message_id,
         })
     }
 
@@ -352,18 +369,22 @@ impl Verifier {
         &self,
         offered: &[[u8; 32]],
         feed: impl Fn(&mut crate::scheme::HmacSha256),
-    ) -> Result<(), VerifyError> {
-        let mut matched = 0u8;
+    ) -> Result<String, VerifyError> {
+        let mut matched: Option<String> = None;
         for key in self.keys.iter() {
             let mut mac = key.clone();
             feed(&mut mac);
             let expected = mac.finalize().into_bytes();
+            let mut hit = 0u8;
             for candidate in offered {
-                matched |= expected.as_slice().ct_eq(candidate).unwrap_u8();
+                hit |= expected.as_slice().ct_eq(candidate).unwrap_u8();
+            }
+            if hit == 1 && matched.is_none() {
+                matched = Some(hex(&expected));
             }
         }
-        if matched == 1 {
-            Ok(())
+        if let Some(message_id) = matched {
+            Ok(message_id)
         } else {
             Err(VerifyError::BadSignature)
         }
@@ -449,6 +470,16 @@ fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
         return Err(malformed("no v1 signature"));
     }
     Ok(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 fn decode_hex(hex: &str) -> Option<[u8; 32]> {

@@ -183,20 +183,86 @@ async fn a_replayed_delivery_is_refused() {
         verifier.verify(&headers, BODY).await,
         Err(VerifyError::Replayed)
     );
-    // A forged copy does not burn the id of a real one.
-    let other = signer.sign("msg_twice", NOW, BODY);
+    // A forged copy does not burn a real message. (The seed scheme signs no
+    // id: another delivery with the same body in the same second would be the
+    // same message; Standard Webhooks signs the id.)
+    let other = signer.sign("msg_twice", NOW - 1, BODY);
     assert_eq!(
         verifier.verify(&other, b"forged").await,
         Err(VerifyError::BadSignature)
     );
     assert!(verifier.verify(&other, BODY).await.is_ok());
-    // With a replay cache the id is required.
-    let mut no_id = signer.sign("x", NOW, BODY);
+    // The seed scheme does not sign the delivery id: changing it makes no new
+    // message, and cannot burn another delivery's id either.
+    let mut renamed = headers.clone();
+    renamed.insert("x-webhook-delivery-id", "msg_other".parse().unwrap());
+    assert_eq!(
+        verifier.verify(&renamed, BODY).await,
+        Err(VerifyError::Replayed)
+    );
+    let mut no_id = headers.clone();
     no_id.remove("x-webhook-delivery-id");
-    assert!(matches!(
+    assert_eq!(
         verifier.verify(&no_id, BODY).await,
-        Err(VerifyError::MissingHeader(_))
-    ));
+        Err(VerifyError::Replayed)
+    );
+    // A sender's retry is signed afresh and passes.
+    let retry = signer.sign("msg_once", NOW + 1, BODY);
+    assert!(verifier.verify(&retry, BODY).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_replay_at_the_far_edge_of_the_window_is_still_refused() {
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1_000));
+    let clock = {
+        let now = std::sync::Arc::clone(&now);
+        UnixClock::from_fn(move || now.load(std::sync::atomic::Ordering::Relaxed))
+    };
+    let verifier = Verifier::seed(secret("k"))
+        .tolerance(Duration::from_secs(300))
+        .clock(clock.clone())
+        .replay_cache(MemoryReplayCache::with_clock(10, clock));
+    // Signed 300 s ahead: accepted now, and fresh until 600 s from now.
+    let headers = Signer::seed(secret("k")).sign("d", 1_300, BODY);
+    assert!(verifier.verify(&headers, BODY).await.is_ok());
+    now.store(1_600, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        verifier.verify(&headers, BODY).await,
+        Err(VerifyError::Replayed)
+    );
+}
+
+#[tokio::test]
+async fn one_cache_serves_several_senders_without_collisions() {
+    let cache = MemoryReplayCache::with_clock(100, at(NOW));
+    let a = Verifier::seed(secret("sender-a"))
+        .clock(at(NOW))
+        .replay_cache(cache.clone());
+    let b = Verifier::seed(secret("sender-b"))
+        .clock(at(NOW))
+        .replay_cache(cache);
+    // Sender A signs the id B's sender will use, at the same second.
+    let from_a = Signer::seed(secret("sender-a")).sign("evt_42", NOW, BODY);
+    let from_b = Signer::seed(secret("sender-b")).sign("evt_42", NOW, BODY);
+    assert!(a.verify(&from_a, BODY).await.is_ok());
+    assert!(
+        b.verify(&from_b, BODY).await.is_ok(),
+        "B's delivery is its own"
+    );
+}
+
+#[test]
+fn standard_ids_with_a_dot_are_refused() {
+    // The signed content is `id.timestamp.body`: a message signed with id
+    // `order.<T>` verifies as id `order`, timestamp T and another body. So no
+    // dotted id is accepted, and the signing layers refuse to send one.
+    let key = WebhookSecret::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let verifier = Verifier::standard(key.clone()).clock(at(NOW));
+    let signed = Signer::standard(key).sign(&format!("order.{NOW}"), NOW - 5, b"x");
+    assert_eq!(
+        verifier.verify_signature(&signed, b"x").unwrap_err().code(),
+        "malformed_signature_header"
+    );
 }
 
 #[test]

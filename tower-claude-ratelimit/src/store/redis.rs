@@ -126,7 +126,8 @@ enum Connection {
 ///   time without asking Redis again, so a flood from one address costs Redis
 ///   about one call per retry interval per instance.
 ///
-/// Keys are `<prefix><policy>:<client>` (`tcrl:default:ip:192.0.2.1`). To
+/// Keys are `<prefix><policy>:<burst>x<interval µs>:<client>`
+/// (`tcrl:default:100x600000:ip:192.0.2.1`). To
 /// group keys on one Cluster slot, put a hash tag in the prefix
 /// (`{tcrl}:`); one key per call never needs it.
 #[derive(Clone)]
@@ -147,6 +148,7 @@ struct Inner {
     local: Time,
     denied: DashMap<Box<str>, Denied, foldhash::quality::RandomState>,
     deny_capacity: usize,
+    deny_swept_at: AtomicU64,
     stats: RedisStats,
     warned_at: AtomicU64,
     display_url: String,
@@ -330,6 +332,7 @@ impl RedisStoreBuilder {
                 local,
                 denied: DashMap::with_hasher(foldhash::quality::RandomState::default()),
                 deny_capacity: self.deny_capacity,
+                deny_swept_at: AtomicU64::new(0),
                 stats: RedisStats::default(),
                 warned_at: AtomicU64::new(0),
                 display_url,
@@ -338,16 +341,22 @@ impl RedisStoreBuilder {
     }
 }
 
-/// `redis://user:password@host` without the password.
+/// A Redis URL without its password: `user:password@` in the authority, and
+/// the whole query (`redis+unix:///sock?pass=...` carries it there).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?<redacted>"),
+        None => (url, ""),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
+            let userinfo = &base[scheme + 3..at];
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:<redacted>{}", &url[..scheme + 3], &url[at..])
+            format!("{}{user}:<redacted>{}", &base[..scheme + 3], &base[at..])
         }
-        _ => url.to_owned(),
-    }
+        _ => base.to_owned(),
+    };
+    format!("{base}{query}")
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;
@@ -358,10 +367,23 @@ impl RateLimitStore for RedisStore {
 
     fn bucket(&self, policy: &PolicyInfo) -> RedisBucket {
         let quota = policy.quota();
+        // Microseconds, rounded up: a rate finer than a microsecond per request
+        // is held to one per microsecond (stricter, never looser).
+        let interval_us = quota.interval_nanos().div_ceil(1000).max(1);
+        let tolerance_us = interval_us.saturating_mul(u64::from(quota.burst_size()));
         RedisBucket {
-            key_prefix: format!("{}{}:", self.inner.prefix, policy.name()).into(),
-            interval_us: (quota.interval_nanos() / 1000).max(1),
-            tolerance_us: (quota.tolerance_nanos() / 1000).max(1),
+            // The quota is part of the key: two layers whose policies share a
+            // name but not a quota must not share buckets.
+            key_prefix: format!(
+                "{}{}:{}x{}:",
+                self.inner.prefix,
+                policy.name(),
+                quota.burst_size(),
+                interval_us
+            )
+            .into(),
+            interval_us,
+            tolerance_us,
             burst: quota.burst_size(),
             fallback: self.inner.fallback.bucket(policy),
         }
@@ -451,7 +473,18 @@ impl Inner {
     fn remember_denial(&self, redis_key: String, decision: &Decision) {
         let now = self.local_us();
         if self.denied.len() >= self.deny_capacity {
-            self.denied.retain(|_, denied| denied.until > now);
+            // Full: drop the expired entries, at most once a second (a scan per
+            // denial would stall every lookup); until then, new denials go
+            // uncached and ask Redis each time.
+            let swept = self.deny_swept_at.load(Ordering::Relaxed);
+            if now.saturating_sub(swept) >= 1_000_000
+                && self
+                    .deny_swept_at
+                    .compare_exchange(swept, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.denied.retain(|_, denied| denied.until > now);
+            }
             if self.denied.len() >= self.deny_capacity {
                 return;
             }
@@ -567,5 +600,9 @@ mod tests {
             "rediss://app:<redacted>@cache:6380"
         );
         assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?pass=hunter2&db=1"),
+            "redis+unix:///run/redis.sock?<redacted>"
+        );
     }
 }
