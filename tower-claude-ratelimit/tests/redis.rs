@@ -353,7 +353,10 @@ async fn layers_with_one_policy_name_but_different_quotas_do_not_share_buckets()
     let lenient = serve(shared.clone(), Quota::per_second(100)).await;
     let strict = serve(shared, Quota::per_hour(1)).await;
     assert_eq!(get(strict, "/", &[]).await.status, StatusCode::OK);
-    assert_eq!(get(strict, "/", &[]).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        get(strict, "/", &[]).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     assert_eq!(
         get(lenient, "/", &[]).await.status,
         StatusCode::OK,
