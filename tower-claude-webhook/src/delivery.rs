@@ -9,18 +9,17 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use tower::BoxError;
 use tower::retry::{Retry, RetryLayer};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{AttemptError, DeliveryError, SendError};
+use crate::error::{AttemptError, DeliveryError};
+use crate::outgoing::{new_delivery_id, offered_delivery_id, read_body};
 use crate::policy::DeliveryPolicy;
 use crate::scheme::Scheme;
-use crate::sign_layer::{
-    DEFAULT_MAX_BODY, SentWebhook, SignWebhook, SignWebhookLayer, new_delivery_id,
-};
+use crate::sign_layer::{DEFAULT_MAX_BODY, SentWebhook, SignWebhook, SignWebhookLayer};
 
 /// How a delivery ended well: in the response extensions of
 /// [`WebhookDelivery`].
@@ -151,25 +150,22 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let id_header = scheme.id_header();
-            let offered = parts.headers.get(&id_header).map(|v| v.as_bytes());
-            let delivery_id = match offered {
-                Some(id) if crate::sign_layer::is_valid_delivery_id(id) => {
-                    String::from_utf8_lossy(id).into_owned()
-                }
-                Some(_) => {
-                    return Err(Box::new(DeliveryError {
-                        delivery_id: String::new(),
-                        attempts: 0,
-                        elapsed: Duration::ZERO,
-                        source: Box::new(SendError::InvalidDeliveryId),
-                    }) as BoxError);
-                }
-                None => {
+            let delivery_id = match offered_delivery_id(&parts.headers, &id_header) {
+                Ok(Some(id)) => id,
+                Ok(None) => {
                     let id = new_delivery_id();
                     if let Ok(value) = HeaderValue::from_str(&id) {
                         parts.headers.insert(id_header, value);
                     }
                     id
+                }
+                Err(error) => {
+                    return Err(Box::new(DeliveryError {
+                        delivery_id: String::new(),
+                        attempts: 0,
+                        elapsed: Duration::ZERO,
+                        source: Box::new(error),
+                    }) as BoxError);
                 }
             };
             let failed = |source: BoxError, attempts: u32, elapsed: Duration| -> BoxError {
@@ -180,16 +176,9 @@ where
                     source,
                 })
             };
-            let body = match Limited::new(body, max_body).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(error) => {
-                    let error = if error.is::<LengthLimitError>() {
-                        SendError::BodyTooLarge { limit: max_body }
-                    } else {
-                        SendError::BodyUnreadable(error.to_string())
-                    };
-                    return Err(failed(Box::new(error), 0, Duration::ZERO));
-                }
+            let body = match read_body(body, max_body).await {
+                Ok(body) => body,
+                Err(error) => return Err(failed(Box::new(error), 0, Duration::ZERO)),
             };
             let started = Instant::now();
             match inner

@@ -29,6 +29,7 @@
 mod clock;
 mod delivery;
 mod error;
+mod outgoing;
 mod policy;
 mod receive;
 #[cfg(feature = "redis")]
@@ -44,6 +45,7 @@ pub use delivery::{
     DeliveryReport, WebhookClient, WebhookDelivery, WebhookDeliveryLayer, webhook_client,
 };
 pub use error::{AttemptError, AttemptFailure, DeliveryError, SendError};
+pub use outgoing::new_delivery_id;
 pub use policy::DeliveryPolicy;
 pub use receive::{DEFAULT_RECEIVE_LIMIT, VerifyWebhook, VerifyWebhookLayer};
 #[cfg(feature = "redis")]
@@ -51,7 +53,5 @@ pub use redis_replay::{OnReplayCacheFailure, RedisReplayCache};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
 pub use scheme::{Scheme, Signer, names};
 pub use secret::{STANDARD_SECRET_PREFIX, SecretError, WebhookSecret};
-pub use sign_layer::{
-    Attempt, DEFAULT_MAX_BODY, SentWebhook, SignWebhook, SignWebhookLayer, new_delivery_id,
-};
+pub use sign_layer::{Attempt, DEFAULT_MAX_BODY, SentWebhook, SignWebhook, SignWebhookLayer};
 pub use verify::{DEFAULT_TOLERANCE, VerifiedWebhook, Verifier, VerifyError};

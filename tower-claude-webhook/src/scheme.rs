@@ -83,7 +83,10 @@ impl Keys {
         )
     }
 
-    pub(crate) fn from_states(states: Vec<HmacSha256>) -> Self {
+    /// These keys and `secret`'s, last.
+    pub(crate) fn with(&self, secret: &WebhookSecret) -> Self {
+        let mut states: Vec<HmacSha256> = self.0.to_vec();
+        states.extend(HmacSha256::new_from_slice(secret.bytes()).ok());
         Self(states.into())
     }
 
@@ -147,9 +150,7 @@ impl Signer {
     /// the new secret both accept.
     #[must_use]
     pub fn also(mut self, secret: WebhookSecret) -> Self {
-        let mut keys: Vec<HmacSha256> = self.keys.iter().cloned().collect();
-        keys.extend(HmacSha256::new_from_slice(secret.bytes()).ok());
-        self.keys = Keys::from_states(keys);
+        self.keys = self.keys.with(&secret);
         self
     }
 
@@ -248,13 +249,8 @@ fn push_seed_entry(list: &mut String, mac: &[u8]) {
         list.push_str(", ");
     }
     list.push_str("sha256=");
-    for byte in mac {
-        list.push(char::from(HEX[usize::from(byte >> 4)]));
-        list.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
+    crate::outgoing::push_hex(list, mac);
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A value built from ASCII this crate produced.
 fn header_value(text: String) -> HeaderValue {

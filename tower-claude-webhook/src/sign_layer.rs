@@ -10,13 +10,14 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Request, Response, Uri};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use tower::BoxError;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::clock::UnixClock;
 use crate::error::{AttemptError, AttemptFailure, SendError};
+use crate::outgoing::{new_delivery_id, offered_delivery_id, read_body};
 use crate::scheme::{Signer, names};
 
 /// The default largest body a signer accepts: 1 MiB.
@@ -200,13 +201,10 @@ where
             let scheme = config.signer.scheme();
             let (mut parts, body) = request.into_parts();
             let attempt = parts.extensions.get::<Attempt>().map_or(1, |a| a.0);
-            let offered = parts.headers.get(scheme.id_header()).map(|v| v.as_bytes());
-            let (delivery_id, invalid_id) = match offered {
-                Some(id) if is_valid_delivery_id(id) => {
-                    (String::from_utf8_lossy(id).into_owned(), false)
-                }
-                Some(_) => (new_delivery_id(), true),
-                None => (new_delivery_id(), false),
+            let offered = offered_delivery_id(&parts.headers, &scheme.id_header());
+            let delivery_id = match &offered {
+                Ok(Some(id)) => id.clone(),
+                Ok(None) | Err(_) => new_delivery_id(),
             };
             let refuse = |error: SendError| -> BoxError {
                 Box::new(AttemptError {
@@ -216,20 +214,15 @@ where
                     source: Some(Box::new(error)),
                 })
             };
-            if invalid_id {
-                return Err(refuse(SendError::InvalidDeliveryId));
+            if let Err(error) = offered {
+                return Err(refuse(error));
             }
             if !config.http.permits(&parts.uri) {
                 return Err(refuse(SendError::InsecureEndpoint(parts.uri.to_string())));
             }
-            let body = match Limited::new(body, config.max_body).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(error) if error.is::<LengthLimitError>() => {
-                    return Err(refuse(SendError::BodyTooLarge {
-                        limit: config.max_body,
-                    }));
-                }
-                Err(error) => return Err(refuse(SendError::BodyUnreadable(error.to_string()))),
+            let body = match read_body(body, config.max_body).await {
+                Ok(body) => body,
+                Err(error) => return Err(refuse(error)),
             };
             if !parts.headers.contains_key(names::X_WEBHOOK_EVENT)
                 && let Some(event) = &config.event
@@ -319,37 +312,6 @@ fn is_loopback_host(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Whether a delivery id given on a request may be sent: 1 to 128 of
-/// `A-Z a-z 0-9 _ -`.
-pub(crate) fn is_valid_delivery_id(id: &[u8]) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-}
-
-/// `msg_` and 32 hex digits of randomness: 128 bits, unique in practice.
-pub fn new_delivery_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: std's RandomState draws its keys by other means.
-        use std::hash::BuildHasher;
-        let state = std::collections::hash_map::RandomState::new();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes[..8].copy_from_slice(&state.hash_one(nanos).to_le_bytes());
-        bytes[8..].copy_from_slice(&state.hash_one(nanos ^ 0x5eed).to_le_bytes());
-    }
-    let mut id = String::with_capacity(36);
-    id.push_str("msg_");
-    for byte in bytes {
-        id.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        id.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
-    }
-    id
 }
 
 impl fmt::Debug for SignWebhookLayer {

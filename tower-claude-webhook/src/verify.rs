@@ -163,9 +163,7 @@ impl Verifier {
     /// Also accepts signatures by `secret` (during a rotation).
     #[must_use]
     pub fn also(mut self, secret: WebhookSecret) -> Self {
-        let mut all: Vec<_> = self.keys.iter().cloned().collect();
-        all.extend(crate::scheme::HmacSha256::new_from_slice(secret.bytes()).ok());
-        self.keys = Keys::from_states(all);
+        self.keys = self.keys.with(&secret);
         self
     }
 
@@ -473,12 +471,8 @@ fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
+    crate::outgoing::push_hex(&mut out, bytes);
     out
 }
 
