@@ -38,6 +38,7 @@ mod body;
 mod client_ip;
 mod error;
 mod path;
+mod redact;
 mod rejection;
 
 pub use body::{RejectionBody, ResponseBody};
@@ -47,6 +48,7 @@ pub use client_ip::{
 };
 pub use error::ConfigError;
 pub use path::{PathRules, is_ambiguous_path};
+pub use redact::redact_url;
 pub use rejection::{
     DefaultResponder, GrpcStatus, Rejection, RejectionReason, RequestHead, Responder,
     SharedResponder, is_grpc, percent_encode_grpc_message,

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use tower_claude_core::redact_url;
+
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
 
 /// What a [`RedisReplayCache`] does when Redis is down, slow or failing.
@@ -70,7 +72,7 @@ impl RedisReplayCache {
         timeout: Duration,
         on_failure: OnReplayCacheFailure,
     ) -> Result<Self, ReplayCacheError> {
-        let display_url = redact(url);
+        let display_url = redact_url(url);
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ReplayCacheError(
                 "RedisReplayCache must be made inside a Tokio runtime (it starts the connection task)".into(),
@@ -138,23 +140,6 @@ impl ReplayCache for RedisReplayCache {
             }
         })
     }
-}
-
-/// A Redis URL without its password: `user:password@` in the authority, and
-/// the whole query (`redis+unix:///sock?pass=...` carries it there).
-fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, _)) => (base, "?<redacted>"),
-        None => (url, ""),
-    };
-    let base = match (base.find("://"), base.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let user = base[scheme + 3..at].split(':').next().unwrap_or_default();
-            format!("{}{user}:<redacted>{}", &base[..scheme + 3], &base[at..])
-        }
-        _ => base.to_owned(),
-    };
-    format!("{base}{query}")
 }
 
 impl fmt::Debug for RedisReplayCache {

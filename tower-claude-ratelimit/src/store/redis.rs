@@ -12,6 +12,8 @@ use governor::clock::Clock;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 
+use tower_claude_core::redact_url;
+
 use super::memory::{MemoryBucket, MemoryStore};
 use super::time::Time;
 use super::{Check, PolicyInfo, RateLimitStore, StoreError};
@@ -280,15 +282,15 @@ impl RedisStoreBuilder {
             ));
         }
         let client = redis::Client::open(url.as_str())
-            .map_err(|e| RedisStoreError(format!("invalid Redis URL {}: {e}", redact(&url))))?;
+            .map_err(|e| RedisStoreError(format!("invalid Redis URL {}: {e}", redact_url(&url))))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(self.timeout.max(Duration::from_millis(10))))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| RedisStoreError(format!("Redis {}: {e}", redact(&url))))?;
-        Ok(self.finish(Connection::Single(manager), redact(&url)))
+            .map_err(|e| RedisStoreError(format!("Redis {}: {e}", redact_url(&url))))?;
+        Ok(self.finish(Connection::Single(manager), redact_url(&url)))
     }
 
     /// A store on a Redis Cluster.
@@ -299,7 +301,7 @@ impl RedisStoreBuilder {
         let shown = self
             .urls
             .iter()
-            .map(|u| redact(u))
+            .map(|u| redact_url(u))
             .collect::<Vec<_>>()
             .join(",");
         let client = redis::cluster::ClusterClient::builder(self.urls.clone())
@@ -339,24 +341,6 @@ impl RedisStoreBuilder {
             }),
         }
     }
-}
-
-/// A Redis URL without its password: `user:password@` in the authority, and
-/// the whole query (`redis+unix:///sock?pass=...` carries it there).
-fn redact(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, _)) => (base, "?<redacted>"),
-        None => (url, ""),
-    };
-    let base = match (base.find("://"), base.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &base[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:<redacted>{}", &base[..scheme + 3], &base[at..])
-        }
-        _ => base.to_owned(),
-    };
-    format!("{base}{query}")
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;
@@ -576,33 +560,11 @@ impl fmt::Debug for RedisStoreBuilder {
         f.debug_struct("RedisStoreBuilder")
             .field(
                 "urls",
-                &self.urls.iter().map(|u| redact(u)).collect::<Vec<_>>(),
+                &self.urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
             )
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("on_failure", &self.on_failure)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_never_shown() {
-        assert_eq!(
-            redact("redis://:hunter2@cache:6379/0"),
-            "redis://:<redacted>@cache:6379/0"
-        );
-        assert_eq!(
-            redact("rediss://app:hunter2@cache:6380"),
-            "rediss://app:<redacted>@cache:6380"
-        );
-        assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
-        assert_eq!(
-            redact("redis+unix:///run/redis.sock?pass=hunter2&db=1"),
-            "redis+unix:///run/redis.sock?<redacted>"
-        );
     }
 }
