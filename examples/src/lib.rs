@@ -25,6 +25,34 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// Binds `bind`, prints the development token if one was generated, and the
+/// address it listens on (`<program> listening on http://...`, which the
+/// process tests wait for). A bind failure is printed and becomes the exit code.
+///
+/// # Errors
+/// The exit code to return when `bind` cannot be bound.
+pub async fn listen(
+    program: &str,
+    bind: std::net::SocketAddr,
+    dev_token: Option<&str>,
+) -> Result<tokio::net::TcpListener, std::process::ExitCode> {
+    let listener = match tokio::net::TcpListener::bind(bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {bind}: {error}");
+            return Err(std::process::ExitCode::FAILURE);
+        }
+    };
+    if let Some(token) = dev_token {
+        stack::announce_dev_token(token);
+    }
+    match listener.local_addr() {
+        Ok(addr) => eprintln!("{program} listening on http://{addr}"),
+        Err(error) => eprintln!("{program} listening (address unknown: {error})"),
+    }
+    Ok(listener)
+}
+
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::grpc::{DEFAULT_BIND, PUBLIC_RPCS, serve};
-use tower_claude_examples::stack::{Stack, announce_dev_token};
-use tower_claude_examples::{init_tracing, shutdown_signal};
+use tower_claude_examples::stack::Stack;
+use tower_claude_examples::{init_tracing, listen, shutdown_signal};
 
 #[derive(Parser)]
 #[command(
@@ -32,19 +32,10 @@ async fn main() -> ExitCode {
         }
     };
     let bind = cli.server.bind.unwrap_or(DEFAULT_BIND);
-    let listener = match tokio::net::TcpListener::bind(bind).await {
+    let listener = match listen("grpc-server", bind, stack.dev_token.as_deref()).await {
         Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {bind}: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    if let Some(token) = &stack.dev_token {
-        announce_dev_token(token);
-    }
-    if let Ok(addr) = listener.local_addr() {
-        eprintln!("grpc-server listening on http://{addr}");
-    }
     match serve(stack, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

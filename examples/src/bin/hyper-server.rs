@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::hyper_app::serve;
-use tower_claude_examples::init_tracing;
-use tower_claude_examples::stack::{Stack, announce_dev_token};
+use tower_claude_examples::stack::Stack;
+use tower_claude_examples::{init_tracing, listen};
 
 #[derive(Parser)]
 #[command(
@@ -35,19 +35,10 @@ async fn main() -> ExitCode {
         .server
         .bind
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
-    let listener = match tokio::net::TcpListener::bind(bind).await {
+    let listener = match listen("hyper-server", bind, stack.dev_token.as_deref()).await {
         Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {bind}: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    if let Some(token) = &stack.dev_token {
-        announce_dev_token(token);
-    }
-    if let Ok(addr) = listener.local_addr() {
-        eprintln!("hyper-server listening on http://{addr}");
-    }
     tokio::select! {
         () = serve(stack, listener) => ExitCode::FAILURE,
         () = tower_claude_examples::shutdown_signal() => ExitCode::SUCCESS,

@@ -8,9 +8,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
-use tower_claude_examples::stack::announce_dev_token;
 use tower_claude_examples::web::reference_app;
-use tower_claude_examples::{init_tracing, shutdown_signal};
+use tower_claude_examples::{init_tracing, listen, shutdown_signal};
 
 #[derive(Parser)]
 #[command(
@@ -38,20 +37,10 @@ async fn main() -> ExitCode {
         .server
         .bind
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let listener = match tokio::net::TcpListener::bind(bind).await {
+    let listener = match listen("reference-server", bind, app.stack.dev_token.as_deref()).await {
         Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("error: cannot listen on {bind}: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    if let Some(token) = &app.stack.dev_token {
-        announce_dev_token(token);
-    }
-    match listener.local_addr() {
-        Ok(addr) => eprintln!("reference-server listening on http://{addr}"),
-        Err(error) => eprintln!("reference-server listening (address unknown: {error})"),
-    }
     let service = app
         .router
         .into_make_service_with_connect_info::<SocketAddr>();
