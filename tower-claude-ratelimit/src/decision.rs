@@ -118,7 +118,8 @@ impl Decision {
     }
 }
 
-fn ceil_secs(nanos: u64) -> u64 {
+/// Whole seconds, rounded up.
+pub(crate) fn ceil_secs(nanos: u64) -> u64 {
     nanos.div_ceil(1_000_000_000)
 }
 

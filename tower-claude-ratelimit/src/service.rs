@@ -149,9 +149,8 @@ fn refuse<St: RateLimitStore, ReqBody, B>(
             response
         }
         Err(error) => {
-            let seconds = u64::try_from(error.retry_after().as_nanos().div_ceil(1_000_000_000))
-                .unwrap_or(u64::MAX)
-                .max(1);
+            let nanos = u64::try_from(error.retry_after().as_nanos()).unwrap_or(u64::MAX);
+            let seconds = crate::decision::ceil_secs(nanos).max(1);
             tracing::warn!(
                 target: LAYER,
                 policy = policy.info.name(),
