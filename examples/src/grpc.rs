@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::service::Routes;
+use tower::ServiceBuilder;
+
+use crate::serve::Limits;
 
 use crate::echo::EchoServer;
 use crate::stack::Stack;
@@ -11,25 +13,28 @@ use crate::stack::Stack;
 /// The paths a gRPC client may call without a token.
 pub const PUBLIC_RPCS: [&str; 1] = ["/grpc.health.v1.Health/Check"];
 
-/// Serves `grpc.health.v1.Health` and `echo.v1.Echo` on `listener` until
-/// `shutdown` resolves.
-///
-/// # Errors
-/// When the server fails.
+/// Serves health and echo behind the stack's rate limiting and auth, over
+/// HTTP/2 only, until `shutdown` resolves, with the limits of [`crate::serve`]
+/// (tonic's own `Server` sets no deadline on an HTTP/2 handshake or first
+/// request, so the loop is ours).
 pub async fn serve(
     stack: Stack,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), std::convert::Infallible> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<EchoServer>().await;
-    Server::builder()
+    let routes = Routes::new(health).add_service(EchoServer).prepare();
+    let service = ServiceBuilder::new()
         .layer(stack.ratelimit)
         .layer(stack.auth)
-        .add_service(health)
-        .add_service(EchoServer)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
-        .await
+        .service(routes);
+    let limits = Limits {
+        http2_only: true,
+        ..Limits::default()
+    };
+    crate::serve::serve(listener, service, limits, shutdown).await;
+    Ok(())
 }
 
 /// The address `grpc-server` listens on by default.

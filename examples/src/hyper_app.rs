@@ -7,12 +7,8 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 use tower_claude_auth::Authenticated;
-use tower_claude_core::InsertPeerAddr;
 
 use crate::stack::{HEALTH_PATHS, Stack};
 
@@ -47,26 +43,19 @@ pub async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, In
     Ok(response)
 }
 
-/// Accepts connections on `listener` and serves each with the stack until the
-/// listener fails.
+/// Serves the stack on plain hyper until the process stops, with the limits
+/// of [`crate::serve`]: the loop inserts each connection's peer address.
 pub async fn serve(stack: Stack, listener: tokio::net::TcpListener) {
-    loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
-        };
-        let service = ServiceBuilder::new()
-            .layer(stack.headers.clone())
-            .layer(stack.ratelimit.clone())
-            .layer(stack.auth.clone())
-            .service_fn(app);
-        let service = InsertPeerAddr::new(service, peer);
-        tokio::spawn(async move {
-            let builder = Builder::new(TokioExecutor::new());
-            let connection =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
-        });
-    }
+    let service = ServiceBuilder::new()
+        .layer(stack.headers.clone())
+        .layer(stack.ratelimit.clone())
+        .layer(stack.auth.clone())
+        .service_fn(app);
+    crate::serve::serve(
+        listener,
+        service,
+        crate::serve::Limits::default(),
+        std::future::pending(),
+    )
+    .await;
 }

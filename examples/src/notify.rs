@@ -68,18 +68,20 @@ impl Notifier {
         allow_insecure: bool,
         policy: DeliveryPolicy,
     ) -> Result<Self, String> {
+        // The URL may carry a password: errors show it redacted.
+        let shown = tower_claude_core::redact_url(url);
         let url: Uri = url
             .parse()
-            .map_err(|e| format!("webhook URL {url:?}: {e}"))?;
+            .map_err(|e| format!("webhook URL {shown}: {e}"))?;
         match url.scheme_str() {
             Some("https") => {}
             Some("http") if allow_insecure => {}
             Some("http") => {
                 return Err(format!(
-                    "webhook URL {url} is plain http://: use https://, or pass --allow-insecure-webhooks"
+                    "webhook URL {shown} is plain http://: use https://, or pass --allow-insecure-webhooks"
                 ));
             }
-            _ => return Err(format!("webhook URL {url} must be absolute http(s)://")),
+            _ => return Err(format!("webhook URL {shown} must be absolute http(s)://")),
         }
         let secret = WebhookSecret::new(secret).map_err(|e| format!("webhook secret: {e}"))?;
         let mut sign = SignWebhookLayer::new(Signer::seed(secret)).event("notify");

@@ -38,6 +38,8 @@ pub struct Stack {
     pub keys: KeyStore,
     /// The token generated when no credential was configured.
     pub dev_token: Option<String>,
+    /// The Redis store behind `ratelimit`, with `--redis-url`.
+    pub redis: Option<RedisStore>,
 }
 
 impl Stack {
@@ -56,12 +58,16 @@ impl Stack {
         let quota: Quota = args
             .quota()
             .map_err(|e| StartError(format!("--rate-limit/--burst: {e}")))?;
-        let store = match &args.redis_url {
-            Some(url) => AnyStore::Redis(
+        let redis = match &args.redis_url {
+            Some(url) => Some(
                 RedisStore::builder(url.as_str())
                     .build()
                     .map_err(|e| StartError(format!("--redis-url: {e}")))?,
             ),
+            None => None,
+        };
+        let store = match &redis {
+            Some(redis) => AnyStore::Redis(redis.clone()),
             None => AnyStore::Memory(MemoryStore::new()),
         };
         let ratelimit = RateLimitLayer::with_store(store, quota)
@@ -78,7 +84,24 @@ impl Stack {
             auth,
             keys,
             dev_token,
+            redis,
         })
+    }
+
+    /// With Redis, asks it once at start-up and says on stderr whether the
+    /// server begins on it or on its failure policy, rather than leaving the
+    /// first warning to the first request.
+    pub async fn check_redis(&self) {
+        let Some(redis) = &self.redis else {
+            return;
+        };
+        match redis.ping(std::time::Duration::from_secs(2)).await {
+            Ok(()) => eprintln!("Redis answers: rate limits are shared through it"),
+            Err(error) => eprintln!(
+                "WARNING: {error}. Starting in fallback: rate limits are kept per instance, \
+                 in memory, and signed webhooks are refused (503) until Redis answers."
+            ),
+        }
     }
 }
 

@@ -1,84 +1,15 @@
 //! The programs themselves, started as processes on free ports: what a new user
 //! runs first.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 use tower_claude_testkit::{get, send};
 
-/// A running program; killed when dropped.
-struct Running {
-    child: Child,
-    addr: std::net::SocketAddr,
-    token: Option<String>,
-    stdout: Option<mpsc::Receiver<String>>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `program` with `args` and waits for its "listening on" line.
-fn start(program: &str, args: &[&str]) -> Running {
-    let mut child = Command::new(program)
-        .args(args)
-        .env_remove("TOWER_CLAUDE_PASSWORD")
-        .env_remove("TOWER_CLAUDE_PASSWORD_HASH")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let (Some(stderr), Some(stdout)) = (child.stderr.take(), child.stdout.take()) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("{program}: no pipes");
-    };
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let (out_lines, out_received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = out_lines.send(line);
-        }
-    });
-    // Owned by the guard from here on, so a panic below still kills it.
-    let mut running = Running {
-        child,
-        addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-        token: None,
-        stdout: Some(out_received),
-    };
-    loop {
-        let line = received
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("{program} did not say where it listens"));
-        if let Some(t) = line.strip_prefix("Development token: ") {
-            running.token = Some(t.to_owned());
-        }
-        if let Some(url) = line.split("listening on http://").nth(1) {
-            running.addr = url.trim().parse().unwrap();
-            return running;
-        }
-    }
-}
-
-fn reference_server(args: &[&str]) -> Running {
-    let mut all = vec!["--bind", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    start(env!("CARGO_BIN_EXE_reference-server"), &all)
-}
+mod common;
+use common::{reference_server, start};
 
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")

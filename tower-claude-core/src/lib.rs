@@ -40,11 +40,12 @@ mod error;
 mod path;
 mod redact;
 mod rejection;
+mod throttle;
 
 pub use body::{RejectionBody, ResponseBody};
 pub use client_ip::{
     ClientIpResolver, ForwardedHeader, InsertPeerAddr, InsertPeerAddrLayer, IpCidr, Ipv6Prefix,
-    MissingPeerAddr, PeerAddr, canonical_ip, peer_addr,
+    MissingPeerAddr, PeerAddr, canonical_ip, embedded_ipv4, peer_addr,
 };
 pub use error::ConfigError;
 pub use path::{PathRules, is_ambiguous_path};
@@ -53,3 +54,4 @@ pub use rejection::{
     DefaultResponder, GrpcStatus, Rejection, RejectionReason, RequestHead, Responder,
     SharedResponder, is_grpc, percent_encode_grpc_message,
 };
+pub use throttle::{LogAdmit, LogThrottle, WarnOnce};

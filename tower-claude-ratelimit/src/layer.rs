@@ -1,7 +1,6 @@
 //! The `RateLimitLayer` and its builder.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, Method};
@@ -315,7 +314,7 @@ impl<St: RateLimitStore> Config<St> {
         {
             return Plan::Pass;
         }
-        let grouped = client_ip.map(|ip| group(self.ipv6_prefix, ip));
+        let grouped = client_ip.map(|ip| self.ipv6_prefix.apply(ip));
         let chosen = self.key.as_ref().and_then(|extractor| {
             extractor.extract(&KeyInput {
                 method,
@@ -348,20 +347,6 @@ impl<St: RateLimitStore> Config<St> {
     pub(crate) fn policy(&self, id: PolicyId) -> &Policy<St::Bucket> {
         id.0.and_then(|index| self.routes.get(index))
             .map_or(&self.default, |route| &route.policy)
-    }
-}
-
-/// The address a client's bucket is keyed by: IPv6 by prefix, and a 6to4
-/// address (`2002:V4ADDR::/48`) by the IPv4 host it stands for, which would
-/// otherwise own 65,536 `/64`s.
-fn group(prefix: Ipv6Prefix, ip: IpAddr) -> IpAddr {
-    match prefix.apply(ip) {
-        IpAddr::V6(v6) if v6.segments()[0] == 0x2002 => {
-            let [a, b] = v6.segments()[1].to_be_bytes();
-            let [c, d] = v6.segments()[2].to_be_bytes();
-            IpAddr::V4(Ipv4Addr::new(a, b, c, d))
-        }
-        grouped => grouped,
     }
 }
 

@@ -496,6 +496,44 @@ async fn a_6to4_host_is_one_client() {
     );
 }
 
+/// Issue 13, item 9: NAT64, IPv4-compatible and Teredo addresses put every
+/// IPv4 client behind one IPv6 prefix; each is keyed by its own IPv4 address.
+#[tokio::test]
+async fn ipv6_forms_that_embed_ipv4_are_keyed_by_their_ipv4_client() {
+    let clock = FakeRelativeClock::default();
+    let harness = Harness::new(&layer_on(&clock, Quota::per_minute(1)));
+    // Two NAT64 clients in one /64: two buckets.
+    for peer in ["[64:ff9b::c000:201]:1", "[64:ff9b::c000:202]:1"] {
+        assert_eq!(
+            harness.get(peer, "/", &[]).await.status(),
+            StatusCode::OK,
+            "{peer}"
+        );
+    }
+    // The same IPv4 client in its other forms shares its bucket.
+    for peer in [
+        "[64:ff9b::c000:201]:2",
+        "[::192.0.2.1]:1",
+        "192.0.2.1:1",
+        // Teredo: the client address is the low 32 bits inverted.
+        "[2001:0:4136:e378:8000:63bf:3fff:fdfe]:1",
+    ] {
+        assert_eq!(
+            harness.get(peer, "/", &[]).await.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{peer} is 192.0.2.1"
+        );
+    }
+    // Another Teredo client (192.0.2.3) behind the same relay has its own bucket.
+    assert_eq!(
+        harness
+            .get("[2001:0:4136:e378:8000:63bf:3fff:fdfc]:1", "/", &[])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn the_limit_fields_describe_the_bucket() {
     // per_minute(5).burst(2): two at once, then one every 12 s; the bucket

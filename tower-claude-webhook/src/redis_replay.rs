@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use tower_claude_core::redact_url;
+use tower_claude_core::{WarnOnce, redact_url};
 
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
 
@@ -43,6 +43,7 @@ struct Inner {
     on_failure: OnReplayCacheFailure,
     fallback: MemoryReplayCache,
     errors: AtomicU64,
+    warn: WarnOnce,
     display_url: String,
 }
 
@@ -95,6 +96,7 @@ impl RedisReplayCache {
                 on_failure,
                 fallback: MemoryReplayCache::new(100_000),
                 errors: AtomicU64::new(0),
+                warn: WarnOnce::new(Duration::from_secs(10)),
                 display_url,
             }),
         })
@@ -103,6 +105,25 @@ impl RedisReplayCache {
     /// Calls that failed or timed out.
     pub fn errors(&self) -> u64 {
         self.inner.errors.load(Ordering::Relaxed)
+    }
+
+    /// Whether Redis answers a `PING` within `within`: for a start-up check
+    /// that says at once when replay protection cannot work yet.
+    ///
+    /// # Errors
+    /// Why Redis did not answer (the URL shown without its password).
+    pub async fn ping(&self, within: Duration) -> Result<(), ReplayCacheError> {
+        let mut connection = self.inner.connection.clone();
+        let command = redis::cmd("PING");
+        let call = command.query_async::<String>(&mut connection);
+        let shown = &self.inner.display_url;
+        match tokio::time::timeout(within, call).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(ReplayCacheError(format!("Redis {shown}: {error}"))),
+            Err(_) => Err(ReplayCacheError(format!(
+                "Redis {shown}: no answer within {within:?}"
+            ))),
+        }
     }
 }
 
@@ -126,13 +147,15 @@ impl ReplayCache for RedisReplayCache {
                 Err(_) => format!("no answer within {:?}", inner.timeout),
             };
             inner.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                target: "tower_claude_webhook",
-                redis = %inner.display_url,
-                error = %why,
-                on_failure = ?inner.on_failure,
-                "Redis replay cache failed"
-            );
+            if inner.warn.due() {
+                tracing::warn!(
+                    target: "tower_claude_webhook",
+                    redis = %inner.display_url,
+                    error = %why,
+                    on_failure = ?inner.on_failure,
+                    "Redis replay cache failed (this warning repeats at most every 10 s)"
+                );
+            }
             match inner.on_failure {
                 OnReplayCacheFailure::Refuse => Err(ReplayCacheError(format!("Redis: {why}"))),
                 OnReplayCacheFailure::Allow => Ok(true),

@@ -36,11 +36,9 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
+    stack.check_redis().await;
     match serve(stack, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
+        Err(never) => match never {},
     }
 }

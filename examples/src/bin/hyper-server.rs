@@ -39,6 +39,7 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
+    stack.check_redis().await;
     tokio::select! {
         () = serve(stack, listener) => ExitCode::FAILURE,
         () = tower_claude_examples::shutdown_signal() => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
+use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::web::reference_app;
 use tower_claude_examples::{init_tracing, listen, shutdown_signal};
 
@@ -41,17 +42,7 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let service = app
-        .router
-        .into_make_service_with_connect_info::<SocketAddr>();
-    match axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    app.stack.check_redis().await;
+    serve(listener, app.router, Limits::default(), shutdown_signal()).await;
+    ExitCode::SUCCESS
 }

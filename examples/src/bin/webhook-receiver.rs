@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use axum::{Extension, Router};
 use clap::Parser;
+use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
 use tower_claude_webhook::{
     MemoryReplayCache, VerifiedWebhook, Verifier, VerifyWebhookLayer, WebhookSecret,
@@ -82,14 +83,6 @@ async fn main() -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         eprintln!("webhook-receiver listening on http://{addr}");
     }
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    serve(listener, app, Limits::default(), shutdown_signal()).await;
+    ExitCode::SUCCESS
 }

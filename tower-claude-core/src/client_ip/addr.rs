@@ -1,6 +1,6 @@
 //! Address helpers: folding IPv4-mapped IPv6, grouping IPv6 by prefix.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::ConfigError;
 
@@ -66,13 +66,60 @@ impl Ipv6Prefix {
         self.0
     }
 
-    /// The key of the group `ip` belongs to: IPv4 (and IPv4-mapped IPv6)
-    /// unchanged, other IPv6 addresses with the bits below the prefix zeroed.
+    /// The key of the group `ip` belongs to: IPv4 unchanged; an IPv6 address
+    /// that carries an IPv4 client (IPv4-mapped, 6to4, NAT64, Teredo,
+    /// IPv4-compatible; see [`embedded_ipv4`]) as that IPv4 address; other IPv6
+    /// addresses with the bits below the prefix zeroed.
     pub fn apply(self, ip: IpAddr) -> IpAddr {
         match canonical(ip) {
-            v6 @ IpAddr::V6(_) => mask(v6, self.0),
+            IpAddr::V6(v6) => match embedded_ipv4(v6) {
+                Some(v4) => IpAddr::V4(v4),
+                None => mask(IpAddr::V6(v6), self.0),
+            },
             v4 => v4,
         }
+    }
+}
+
+/// The IPv4 client an IPv6 address stands for, where the address format says
+/// so. Each of these ranges puts every IPv4 host of the internet behind one
+/// IPv6 prefix, so grouping them by prefix would put all those clients in one
+/// bucket (or give one host 65,536 `/64`s, for 6to4):
+///
+/// | range | IPv4 address |
+/// | --- | --- |
+/// | `::ffff:0:0/96` IPv4-mapped | the low 32 bits |
+/// | `2002::/16` 6to4 (RFC 3056) | bits 16 to 47 |
+/// | `64:ff9b::/96` NAT64 well-known prefix (RFC 6052) | the low 32 bits |
+/// | `2001::/32` Teredo (RFC 4380) | the low 32 bits, inverted |
+/// | `::/96` IPv4-compatible (deprecated, RFC 4291), except `::` and `::1` | the low 32 bits |
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use tower_claude_core::embedded_ipv4;
+///
+/// let nat64 = "64:ff9b::c000:221".parse().unwrap();
+/// assert_eq!(embedded_ipv4(nat64), Some(Ipv4Addr::new(192, 0, 2, 33)));
+/// let teredo = "2001:0:4136:e378:8000:63bf:3fff:fdd2".parse().unwrap();
+/// assert_eq!(embedded_ipv4(teredo), Some(Ipv4Addr::new(192, 0, 2, 45)));
+/// assert_eq!(embedded_ipv4("2001:db8::1".parse().unwrap()), None);
+/// ```
+pub fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    // The low 32 bits (`as` keeps exactly those).
+    #[allow(clippy::cast_possible_truncation)]
+    let low = u128::from(ip) as u32;
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match segments {
+        [0x2002, high, low16, ..] => {
+            Some(Ipv4Addr::from((u32::from(high) << 16) | u32::from(low16)))
+        }
+        [0x0064, 0xff9b, 0, 0, 0, 0, _, _] => Some(Ipv4Addr::from(low)),
+        [0x2001, 0x0000, ..] => Some(Ipv4Addr::from(!low)),
+        [0, 0, 0, 0, 0, 0, _, _] if low > 1 => Some(Ipv4Addr::from(low)),
+        _ => None,
     }
 }
 
@@ -119,5 +166,38 @@ mod tests {
         assert!(Ipv6Prefix::new(0).is_err());
         assert!(Ipv6Prefix::new(15).is_err());
         assert!(Ipv6Prefix::new(16).is_ok());
+    }
+
+    /// Issue 13, item 9: every IPv4 client behind NAT64, Teredo or an
+    /// IPv4-compatible address keyed by its own IPv4 address, not one bucket.
+    #[test]
+    fn addresses_that_embed_ipv4_are_keyed_by_it() {
+        let p64 = Ipv6Prefix::DEFAULT;
+        let cases = [
+            ("64:ff9b::198.51.100.7", "198.51.100.7"),
+            ("64:ff9b::203.0.113.9", "203.0.113.9"),
+            ("::198.51.100.7", "198.51.100.7"),
+            ("2002:c633:6407:1::1", "198.51.100.7"),
+            ("2002:c633:6407:ffff::2", "198.51.100.7"),
+            // Teredo: server 65.54.227.120, client 192.0.2.45 obfuscated (RFC 4380 example shape).
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd3", "192.0.2.44"),
+        ];
+        for (v6, v4) in cases {
+            let ip: IpAddr = v6.parse().unwrap();
+            assert_eq!(p64.apply(ip).to_string(), v4, "{v6}");
+        }
+        // Loopback and the unspecified address are not IPv4-compatible forms.
+        assert_eq!(p64.apply("::1".parse().unwrap()).to_string(), "::");
+        // A NAT64 local-use or other prefix is an ordinary IPv6 network.
+        assert_eq!(
+            p64.apply("64:ff9c::198.51.100.7".parse().unwrap())
+                .to_string(),
+            "64:ff9c::"
+        );
+        assert_eq!(
+            p64.apply("2001:db8::1".parse().unwrap()).to_string(),
+            "2001:db8::"
+        );
     }
 }

@@ -34,11 +34,10 @@ impl IpCidr {
     /// When the prefix is longer than the address family allows, or when the
     /// address has bits set below the prefix.
     pub fn new(network: IpAddr, prefix: u8) -> Result<Self, ConfigError> {
-        validate(network, prefix).map_err(|reason| ConfigError::InvalidCidr {
+        checked(network, prefix).map_err(|reason| ConfigError::InvalidCidr {
             input: format!("{network}/{prefix}"),
             reason,
-        })?;
-        Ok(fold_mapped_block(network, prefix))
+        })
     }
 
     /// The loopback blocks `127.0.0.0/8` and `::1/128`.
@@ -104,6 +103,15 @@ impl IpCidr {
         );
         same_family && mask(ip, self.prefix) == self.network
     }
+}
+
+/// The block, validated as the block it means once folded: `::ffff:0.0.0.0/96`
+/// is `0.0.0.0/0` and refused like it.
+fn checked(network: IpAddr, prefix: u8) -> Result<IpCidr, &'static str> {
+    validate(network, prefix)?;
+    let folded = fold_mapped_block(network, prefix);
+    validate(folded.network, folded.prefix)?;
+    Ok(folded)
 }
 
 fn validate(network: IpAddr, prefix: u8) -> Result<(), &'static str> {
@@ -193,8 +201,7 @@ impl FromStr for IpCidr {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         });
-        validate(network, prefix).map_err(invalid)?;
-        Ok(fold_mapped_block(network, prefix))
+        checked(network, prefix).map_err(invalid)
     }
 }
 
@@ -254,6 +261,18 @@ mod tests {
     fn zero_prefix_is_refused() {
         assert!("0.0.0.0/0".parse::<IpCidr>().is_err());
         assert!("::/0".parse::<IpCidr>().is_err());
+    }
+
+    /// Issue 13, item 8: `::ffff:0.0.0.0/96` is `0.0.0.0/0` in disguise.
+    #[test]
+    fn a_mapped_block_that_folds_to_everything_is_refused() {
+        for input in ["::ffff:0.0.0.0/96", "::ffff:0:0/96"] {
+            let error = input.parse::<IpCidr>().unwrap_err().to_string();
+            assert!(error.contains("trusts every address"), "{input}: {error}");
+        }
+        let network: IpAddr = "::ffff:0.0.0.0".parse().unwrap();
+        assert!(IpCidr::new(network, 96).is_err());
+        assert_eq!(IpCidr::new(network, 97).unwrap().to_string(), "0.0.0.0/1");
     }
 
     #[test]

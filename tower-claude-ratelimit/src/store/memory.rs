@@ -16,6 +16,11 @@ use super::{Check, PolicyInfo, RateLimitStore, StoreError};
 use crate::decision::Decision;
 use crate::key::ClientKey;
 
+/// A warning time meaning "never warned": the first warning is written at
+/// once, even when the clock (which may start at zero) has not reached an
+/// interval yet.
+const NEVER: u64 = u64::MAX;
+
 /// 128 bits naming a client: an address, or a keyed hash of a named key. Two
 /// words rather than a `u128` so that an entry is 24 bytes, not 32.
 type Slot = [u64; 2];
@@ -252,7 +257,7 @@ impl MemoryStore {
     ) -> Decision {
         let shared = &self.shared;
         let warned = shared.full_warned_at.load(Ordering::Relaxed);
-        if now.saturating_sub(warned) >= shared.sweep_every
+        if (warned == NEVER || now.saturating_sub(warned) >= shared.sweep_every)
             && shared
                 .full_warned_at
                 .compare_exchange(warned, now, Ordering::Relaxed, Ordering::Relaxed)
@@ -408,7 +413,7 @@ impl MemoryStoreBuilder {
                 at_capacity: self.at_capacity,
                 sweep_every,
                 next_sweep: AtomicU64::new(sweep_every),
-                full_warned_at: AtomicU64::new(0),
+                full_warned_at: AtomicU64::new(NEVER),
                 tables: Mutex::new(Vec::new()),
             }),
         }

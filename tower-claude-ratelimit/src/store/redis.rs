@@ -20,6 +20,11 @@ use super::{Check, PolicyInfo, RateLimitStore, StoreError};
 use crate::decision::Decision;
 use crate::key::ClientKey;
 
+/// A warning time meaning "never warned": the first warning is written at
+/// once, even when the clock (which may start at zero) has not reached an
+/// interval yet.
+const NEVER: u64 = u64::MAX;
+
 /// The GCRA step of [`Decision::gcra`] in microseconds, atomically on one key.
 ///
 /// `KEYS[1]` the client's bucket; `ARGV` the emission interval and tolerance in
@@ -224,6 +229,30 @@ impl RedisStore {
     pub fn fallback(&self) -> &MemoryStore {
         &self.inner.fallback
     }
+
+    /// Whether Redis answers a `PING` within `within`: for a start-up check
+    /// that says at once when the store begins on its failure policy.
+    ///
+    /// # Errors
+    /// Why Redis did not answer (the URL shown without its password).
+    pub async fn ping(&self, within: Duration) -> Result<(), RedisStoreError> {
+        let mut connection = self.inner.connection.clone();
+        let command = redis::cmd("PING");
+        let call = async {
+            match &mut connection {
+                Connection::Single(manager) => command.query_async::<String>(manager).await,
+                Connection::Cluster(cluster) => command.query_async::<String>(cluster).await,
+            }
+        };
+        let shown = &self.inner.display_url;
+        match tokio::time::timeout(within, call).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(RedisStoreError(format!("Redis {shown}: {error}"))),
+            Err(_) => Err(RedisStoreError(format!(
+                "Redis {shown}: no answer within {within:?}"
+            ))),
+        }
+    }
 }
 
 impl RedisStoreBuilder {
@@ -336,7 +365,7 @@ impl RedisStoreBuilder {
                 deny_capacity: self.deny_capacity,
                 deny_swept_at: AtomicU64::new(0),
                 stats: RedisStats::default(),
-                warned_at: AtomicU64::new(0),
+                warned_at: AtomicU64::new(NEVER),
                 display_url,
             }),
         }
@@ -492,7 +521,7 @@ impl Inner {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
         let now = self.local.now();
         let warned = self.warned_at.load(Ordering::Relaxed);
-        if now.saturating_sub(warned) >= 10_000_000_000
+        if (warned == NEVER || now.saturating_sub(warned) >= 10_000_000_000)
             && self
                 .warned_at
                 .compare_exchange(warned, now, Ordering::Relaxed, Ordering::Relaxed)
