@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tower_claude_testkit::get;
 
 mod common;
-use common::{Running, reference_server, start};
+use common::{Running, reference_server, start, start_logging};
 
 /// Opens a connection that sends `opening`, then (HTTP/1) one more header
 /// byte every 200 ms, and never ends its head; an HTTP/2 opening (the preface)
@@ -246,4 +246,46 @@ async fn a_failing_redis_is_reported_at_start_up() {
     assert!(started.elapsed() < Duration::from_secs(30));
     // And it serves, on the fallback.
     assert_eq!(get(server.addr, "/docs", &[]).await.status, StatusCode::OK);
+}
+
+/// Issue 13, item 13: a flood of wrong tokens writes a bounded number of
+/// refusal lines (the first few per reason and interval), not one per request.
+#[tokio::test]
+async fn a_flood_of_refusals_writes_a_bounded_log() {
+    let server = start_logging(
+        env!("CARGO_BIN_EXE_reference-server"),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--password",
+            "t",
+            "--rate-limit",
+            "100000/min",
+        ],
+        "info",
+    );
+    for n in 0..300 {
+        let token = format!("Bearer wrong-{n}");
+        let reply = get(
+            server.addr,
+            "/api/whoami",
+            &[("authorization", token.as_str())],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    // One more request after the flood, so that its lines are surely written.
+    assert_eq!(
+        get(server.addr, "/health", &[]).await.status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stderr = server.stderr.as_ref().unwrap();
+    let lines: Vec<String> = std::iter::from_fn(|| stderr.try_recv().ok()).collect();
+    let refusals = lines
+        .iter()
+        .filter(|l| l.contains("bearer authentication refused"))
+        .count();
+    assert!(refusals >= 1, "refusals are still logged: {lines:?}");
+    assert!(refusals <= 20, "{refusals} refusal lines for 300 refusals");
 }

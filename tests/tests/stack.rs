@@ -75,6 +75,44 @@ async fn axum_refusals_from_auth_and_ratelimit_carry_the_security_headers() {
     assert_eq!(limited.headers["retry-after"], "20");
 }
 
+/// Issue 13, item 15: an authenticated answer and every refusal carry
+/// `Cache-Control: no-store, max-age=0`; a public route is left to its handler.
+#[tokio::test]
+async fn authenticated_answers_and_refusals_are_not_cacheable() {
+    let app = reference_app(&args(3)).unwrap();
+    let addr = serve_axum(app.router).await;
+    let token = [("authorization", "Bearer the-token")];
+    let replies = [
+        (
+            get(addr, "/api/whoami", &[]).await,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            get(addr, "/api/whoami", &[("authorization", "Bearer wrong")]).await,
+            StatusCode::FORBIDDEN,
+        ),
+        (get(addr, "/api/whoami", &token).await, StatusCode::OK),
+        (
+            get(addr, "/api/whoami", &token).await,
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+    ];
+    for (reply, status) in &replies {
+        assert_eq!(reply.status, *status, "{}", reply.body);
+        assert_eq!(
+            reply
+                .headers
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store, max-age=0"),
+            "{status}"
+        );
+    }
+    let public = get(addr, "/health", &[]).await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert_eq!(public.headers.get("cache-control"), None);
+}
+
 #[tokio::test]
 async fn a_flood_of_wrong_tokens_reaches_429_and_stops_costing_bcrypt() {
     let mut config = args(10);

@@ -101,9 +101,22 @@ impl Refusal {
         }
     }
 
-    /// One event per refusal: reason, client address, method and path. Never
-    /// the token, nor any part of it.
+    /// One event per refusal (reason, client address, method and path; never
+    /// the token, nor any part of it), the first few of each reason in an
+    /// interval, then one line counting those left out.
     pub(crate) fn log<B>(self, config: &Config, request: &Request<B>) {
+        let admit = config.refusal_log.admit(self.reason());
+        if let Some(left_out) = admit.left_out {
+            tracing::info!(
+                target: "tower_claude_auth",
+                reason = self.reason(),
+                left_out,
+                "bearer authentication refusals of this reason not logged in the last interval"
+            );
+        }
+        if !admit.write {
+            return;
+        }
         let client = config
             .client_ip
             .resolve(request.headers(), request.extensions())

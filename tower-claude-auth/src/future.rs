@@ -26,22 +26,35 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        Inner { #[pin] future: F },
+        // `private`: the response of an authenticated request, which no
+        // shared cache may keep unless the handler said otherwise.
+        Inner { #[pin] future: F, private: bool },
         // Boxed: a refusal is the rare path, and a small future is cheaper to
         // move on the common one.
         Refused { response: Option<Box<Response<ResponseBody<B>>>> },
         Verifying { future: BoxResponseFuture<B, E> },
-        // A CORS preflight passed on: only an answer from a CORS layer (one
-        // carrying `Access-Control-Allow-Origin`) goes back; anything else the
-        // service said is replaced by the refusal a tokenless request gets.
-        Preflight { #[pin] future: F, refused: Option<Box<Response<ResponseBody<B>>>> },
     }
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
+    /// A public request's response, untouched.
     pub(crate) fn inner(future: F) -> Self {
         Self {
-            kind: Kind::Inner { future },
+            kind: Kind::Inner {
+                future,
+                private: false,
+            },
+        }
+    }
+
+    /// An authenticated request's response: `Cache-Control: no-store,
+    /// max-age=0` unless the handler set its own.
+    pub(crate) fn authenticated(future: F) -> Self {
+        Self {
+            kind: Kind::Inner {
+                future,
+                private: true,
+            },
         }
     }
 
@@ -49,15 +62,6 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         Self {
             kind: Kind::Refused {
                 response: Some(Box::new(response)),
-            },
-        }
-    }
-
-    pub(crate) fn preflight(future: F, refused: Response<ResponseBody<B>>) -> Self {
-        Self {
-            kind: Kind::Preflight {
-                future,
-                refused: Some(Box::new(refused)),
             },
         }
     }
@@ -77,8 +81,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => match future.poll(cx) {
-                Poll::Ready(result) => Poll::Ready(result.map(|r| r.map(ResponseBody::inner))),
+            KindProj::Inner { future, private } => match future.poll(cx) {
+                Poll::Ready(Ok(mut response)) => {
+                    if *private {
+                        mark_private(&mut response);
+                    }
+                    Poll::Ready(Ok(response.map(ResponseBody::inner)))
+                }
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
                 Poll::Pending => Poll::Pending,
             },
             // Polled again after completion: the contract allows never finishing.
@@ -87,22 +97,18 @@ where
                 None => Poll::Pending,
             },
             KindProj::Verifying { future } => future.as_mut().poll(cx),
-            KindProj::Preflight { future, refused } => {
-                let response = match future.poll(cx) {
-                    Poll::Ready(Ok(response)) => response,
-                    Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                    Poll::Pending => return Poll::Pending,
-                };
-                let answered_by_cors = response
-                    .headers()
-                    .contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN);
-                match refused.take() {
-                    Some(refusal) if !answered_by_cors => Poll::Ready(Ok(*refusal)),
-                    _ => Poll::Ready(Ok(response.map(ResponseBody::inner))),
-                }
-            }
         }
     }
+}
+
+/// `Cache-Control: no-store, max-age=0` (the OWASP Secure Headers Project's
+/// value) on an authenticated response that has none: a shared cache must not
+/// hand one user's answer to another.
+pub(crate) fn mark_private<B>(response: &mut Response<B>) {
+    response
+        .headers_mut()
+        .entry(http::header::CACHE_CONTROL)
+        .or_insert(http::HeaderValue::from_static("no-store, max-age=0"));
 }
 
 impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
@@ -111,7 +117,6 @@ impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
             Kind::Inner { .. } => "inner",
             Kind::Refused { .. } => "refused",
             Kind::Verifying { .. } => "verifying",
-            Kind::Preflight { .. } => "preflight",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)

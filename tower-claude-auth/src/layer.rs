@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tower_claude_core::{ClientIpResolver, PathRules, Responder, SharedResponder};
+use tower_claude_core::{ClientIpResolver, LogThrottle, PathRules, Responder, SharedResponder};
 use tower_layer::Layer;
 
 use crate::answers::Challenges;
@@ -61,7 +61,6 @@ pub(crate) enum Backend {
 pub(crate) struct Config {
     pub(crate) backend: Backend,
     pub(crate) public: PathRules,
-    pub(crate) cors_preflight: bool,
     pub(crate) loopback: bool,
     pub(crate) strict_rfc6750: bool,
     pub(crate) required_scopes: Arc<[Box<str>]>,
@@ -69,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) challenges: Challenges,
     pub(crate) responder: SharedResponder,
     pub(crate) client_ip: ClientIpResolver,
+    /// Bounds the refusal lines a flood writes.
+    pub(crate) refusal_log: Arc<LogThrottle>,
 }
 
 impl BearerAuthLayer {
@@ -95,7 +96,6 @@ impl BearerAuthLayer {
             config: Arc::new(Config {
                 backend,
                 public: PathRules::new(),
-                cors_preflight: false,
                 loopback: false,
                 strict_rfc6750: false,
                 required_scopes: Arc::from([]),
@@ -103,6 +103,7 @@ impl BearerAuthLayer {
                 realm,
                 responder: SharedResponder::default(),
                 client_ip: ClientIpResolver::new(),
+                refusal_log: Arc::new(LogThrottle::standard()),
             }),
         }
     }
@@ -141,19 +142,6 @@ impl BearerAuthLayer {
     /// `PathRules::new().exact_for(Method::GET, "/status")`.
     pub fn public(mut self, rules: PathRules) -> Self {
         self.config().public = rules;
-        self
-    }
-
-    /// Lets CORS preflight requests (`OPTIONS` with `Origin` and
-    /// `Access-Control-Request-Method`, no body, not gRPC) through without a
-    /// token, as browsers never send credentials on them, to a CORS layer
-    /// *inside* this one (tower-http's `CorsLayer` answers preflights itself).
-    /// Only an answer carrying `Access-Control-Allow-Origin` goes back; any
-    /// other answer (a handler that serves every method) is replaced by the
-    /// 401 a tokenless request gets. Off by default; with the CORS layer
-    /// outside, it is not needed at all.
-    pub fn allow_cors_preflight(mut self, allow: bool) -> Self {
-        self.config().cors_preflight = allow;
         self
     }
 
@@ -238,7 +226,6 @@ impl fmt::Debug for Config {
         f.debug_struct("BearerAuthLayer")
             .field("backend", backend)
             .field("public", &self.public)
-            .field("cors_preflight", &self.cors_preflight)
             .field("loopback", &self.loopback)
             .field("strict_rfc6750", &self.strict_rfc6750)
             .field("required_scopes", &self.required_scopes)

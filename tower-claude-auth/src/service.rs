@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{FORWARDED, HeaderName, VIA};
-use http::{Method, Request, Response};
+use http::{Request, Response};
 use tower_claude_core::{ResponseBody, peer_addr};
 use tower_service::Service;
 
@@ -78,14 +78,6 @@ where
         if self.is_exempt(&request) {
             return ResponseFuture::inner(self.inner.call(request));
         }
-        if self.config.cors_preflight && is_cors_preflight(&request) {
-            // What the request gets if no CORS layer inside answers it.
-            let refused = self
-                .config
-                .responder
-                .respond_to(&request, &Refusal::Missing.rejection(&self.config));
-            return ResponseFuture::preflight(self.inner.call(request), refused);
-        }
         let token = match bearer_token(request.headers()) {
             Ok(token) => token,
             Err(HeaderProblem::Missing) => return self.refuse(&request, Refusal::Missing),
@@ -138,7 +130,7 @@ impl<S> BearerAuth<S> {
         match judge(&self.config, verification) {
             Ok(who) => {
                 request.extensions_mut().insert(who);
-                ResponseFuture::inner(self.inner.call(request))
+                ResponseFuture::authenticated(self.inner.call(request))
             }
             Err(refusal) => self.refuse(&request, refusal),
         }
@@ -165,7 +157,8 @@ impl<S> BearerAuth<S> {
             match judge(&config, verification.await) {
                 Ok(who) => {
                     request.extensions_mut().insert(who);
-                    let response = inner.call(request).await?;
+                    let mut response = inner.call(request).await?;
+                    crate::future::mark_private(&mut response);
                     Ok(response.map(ResponseBody::inner))
                 }
                 Err(refusal) => Ok(respond(&config, &request, refusal)),
@@ -202,23 +195,6 @@ fn respond<B, ReqBody>(
         .respond_to(request, &refusal.rejection(config))
 }
 
-/// A CORS preflight as browsers send it: `OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`, no body, and no gRPC (a gRPC server
-/// dispatches on the path alone, so an `OPTIONS` would run the method).
-fn is_cors_preflight<B>(request: &Request<B>) -> bool {
-    let headers = request.headers();
-    let bodyless = !headers.contains_key(http::header::TRANSFER_ENCODING)
-        && headers
-            .get(http::header::CONTENT_LENGTH)
-            .is_none_or(|length| length.as_bytes() == b"0");
-    request.method() == Method::OPTIONS
-        && headers.contains_key(http::header::ORIGIN)
-        && headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
-        && bodyless
-        && !tower_claude_core::is_grpc(headers)
-}
-
-/// A loopback peer that no proxy speaks for.
 fn is_direct_loopback<B>(request: &Request<B>) -> bool {
     let headers = request.headers();
     if PROXY_HEADERS.iter().any(|name| headers.contains_key(name)) {

@@ -263,63 +263,94 @@ async fn loopback_bypass_only_without_forwarding_headers() {
     );
 }
 
+/// Issue 13, item 14: a CORS preflight never runs a handler without a token.
+/// A CORS layer outside auth answers it itself; without one, it is a tokenless
+/// request like any other (401). The handler counts its calls.
 #[tokio::test]
-async fn cors_preflight_reaches_only_a_cors_layer() {
+async fn cors_preflights_never_reach_a_handler_unauthenticated() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+
     let preflight: &[(&str, &[u8])] = &[
         ("origin", b"https://app.example"),
         ("access-control-request-method", b"POST"),
     ];
-    // No CORS layer inside: `/api/echo` serves every method, so the preflight
-    // would run it without a token. Its answer is replaced by the 401.
-    let no_cors = serve(plaintext_layer().allow_cors_preflight(true)).await;
-    let reply = send(no_cors, Method::OPTIONS, "/api/echo", preflight, b"pwned").await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert!(!reply.body.contains("pwned"));
-    let reply = send(no_cors, Method::OPTIONS, "/api/echo", preflight, b"").await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-
-    // A CORS layer inside answers it.
-    let cors = axum::middleware::map_response(|mut response: axum::response::Response| async {
-        response.headers_mut().insert(
-            "access-control-allow-origin",
-            "https://app.example".parse().unwrap(),
-        );
-        response
-    });
-    let app = Router::new()
-        .route("/api/echo", any(|body: String| async move { body }))
-        .layer(cors)
-        .layer(plaintext_layer().allow_cors_preflight(true));
-    let with_cors = serve_axum(app).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let calls = Arc::clone(&calls);
+        any(move |body: String| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move { body }
+        })
+    };
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::exact("https://app.example".parse().unwrap()))
+        .allow_methods([Method::POST])
+        .allow_headers([http::header::AUTHORIZATION]);
+    let with_cors = serve_axum(
+        Router::new()
+            .route("/api/echo", handler.clone())
+            .layer(plaintext_layer())
+            .layer(cors),
+    )
+    .await;
     let reply = send(with_cors, Method::OPTIONS, "/api/echo", preflight, b"").await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.headers["access-control-allow-origin"],
         "https://app.example"
     );
-    // ...but a "preflight" with a body, or claiming gRPC, needs a token.
+    // A preflight with a body, or an OPTIONS without the preflight headers:
+    // tower-http answers every OPTIONS itself; no handler runs either way.
     let reply = send(with_cors, Method::OPTIONS, "/api/echo", preflight, b"pwned").await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    let grpc: &[(&str, &[u8])] = &[
-        ("origin", b"https://app.example"),
-        ("access-control-request-method", b"POST"),
-        ("content-type", b"application/grpc"),
-    ];
-    let reply = send(with_cors, Method::OPTIONS, "/api/echo", grpc, b"").await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    // Without the preflight headers, or without the switch: 401.
-    let plain_options = send(
+    assert!(!reply.body.contains("pwned"));
+    let reply = send(
         with_cors,
         Method::OPTIONS,
         "/api/echo",
         &[("origin", b"https://app.example")],
-        b"",
+        b"pwned",
     )
     .await;
-    assert_eq!(plain_options.status, StatusCode::UNAUTHORIZED);
-    let default = serve(plaintext_layer()).await;
-    let reply = send(default, Method::OPTIONS, "/api/echo", preflight, b"").await;
+    assert!(!reply.body.contains("pwned"));
+    // Any other method still needs a token behind the CORS layer.
+    let reply = send(with_cors, Method::POST, "/api/echo", preflight, b"pwned").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    let without_cors = serve_axum(
+        Router::new()
+            .route("/api/echo", handler)
+            .layer(plaintext_layer()),
+    )
+    .await;
+    let reply = send(
+        without_cors,
+        Method::OPTIONS,
+        "/api/echo",
+        preflight,
+        b"pwned",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(!reply.body.contains("pwned"));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "a handler ran without a token"
+    );
+
+    // With a token the same handler runs.
+    let reply = send(
+        without_cors,
+        Method::OPTIONS,
+        "/api/echo",
+        &[("authorization", b"Bearer dev-token")],
+        b"hi",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -443,4 +474,30 @@ async fn an_unavailable_backend_is_a_503() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.headers["retry-after"], "3");
     assert_json_error(&reply, "verifier_unavailable");
+}
+
+/// Issue 13, item 15: an authenticated answer is marked `no-store, max-age=0`
+/// unless its handler chose a `Cache-Control` of its own; public routes are
+/// left alone.
+#[tokio::test]
+async fn authenticated_answers_are_not_cacheable_unless_the_handler_says_so() {
+    let app = Router::new()
+        .route("/api/plain", get(|| async { "x" }))
+        .route(
+            "/api/cached",
+            get(|| async { ([("cache-control", "private, max-age=60")], "x") }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .layer(plaintext_layer());
+    let addr = serve_axum(app).await;
+    let token = [("authorization", "Bearer dev-token")];
+    let plain = fetch(addr, "/api/plain", &token).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.headers["cache-control"], "no-store, max-age=0");
+    let cached = fetch(addr, "/api/cached", &token).await;
+    assert_eq!(cached.headers["cache-control"], "private, max-age=60");
+    let public = fetch(addr, "/health", &[]).await;
+    assert!(!public.headers.contains_key("cache-control"));
+    let refused = fetch(addr, "/api/plain", &[]).await;
+    assert_eq!(refused.headers["cache-control"], "no-store, max-age=0");
 }

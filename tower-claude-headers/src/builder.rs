@@ -149,7 +149,10 @@ impl SecurityHeadersBuilder {
                 X_PERMITTED_CROSS_DOMAIN_POLICIES,
                 HeaderValue::from_static("none"),
             )
-            .header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+            .header(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store, max-age=0"),
+            )
     }
 
     /// The values the system this crate replaces sent: `X-Frame-Options: DENY`,

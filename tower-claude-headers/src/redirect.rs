@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Request, Response, StatusCode};
 use tower_claude_core::{
-    ClientIpResolver, PathRules, Rejection, RejectionBody, RequestHead, ResponseBody,
+    ClientIpResolver, LogThrottle, PathRules, Rejection, RejectionBody, RequestHead, ResponseBody,
     SharedResponder,
 };
 use tower_layer::Layer;
@@ -47,6 +47,7 @@ struct Config {
     https_port: Option<u16>,
     resolver: ClientIpResolver,
     responder: SharedResponder,
+    refusal_log: Arc<LogThrottle>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +84,7 @@ impl HttpsRedirectLayer {
                 https_port: None,
                 resolver: ClientIpResolver::new(),
                 responder: SharedResponder::default(),
+                refusal_log: Arc::new(LogThrottle::standard()),
             }),
         })
     }
@@ -213,11 +215,21 @@ where
             .allowed_host(&request)
             .and_then(|host| config.location(&request, &host));
         let Some(location) = location else {
-            tracing::info!(
-                target: "tower_claude_headers",
-                host = ?request.headers().get(HOST),
-                "HTTPS redirect refused: host not on the allowlist"
-            );
+            let admit = config.refusal_log.admit("unknown_host");
+            if let Some(left_out) = admit.left_out {
+                tracing::info!(
+                    target: "tower_claude_headers",
+                    left_out,
+                    "HTTPS redirect refusals not logged in the last interval"
+                );
+            }
+            if admit.write {
+                tracing::info!(
+                    target: "tower_claude_headers",
+                    host = ?request.headers().get(HOST),
+                    "HTTPS redirect refused: host not on the allowlist"
+                );
+            }
             let rejection = Rejection::bad_request(
                 "unknown_host",
                 "this server does not serve the requested host",

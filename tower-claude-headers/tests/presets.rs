@@ -95,7 +95,7 @@ async fn strict_api_values() {
                 "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()",
             ),
             ("x-permitted-cross-domain-policies", "none"),
-            ("cache-control", "no-store"),
+            ("cache-control", "no-store, max-age=0"),
         ],
     );
 }

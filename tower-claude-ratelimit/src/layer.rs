@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, Method};
 use tower_claude_core::{
-    ClientIpResolver, IpCidr, Ipv6Prefix, MissingPeerAddr, PathRules, Rejection, Responder,
-    SharedResponder,
+    ClientIpResolver, IpCidr, Ipv6Prefix, LogThrottle, MissingPeerAddr, PathRules, Rejection,
+    Responder, SharedResponder,
 };
 use tower_layer::Layer;
 
@@ -74,6 +74,8 @@ pub(crate) struct Config<St: RateLimitStore> {
     key: Option<Arc<dyn KeyExtractor>>,
     pub(crate) headers: RateLimitHeaders,
     pub(crate) responder: SharedResponder,
+    /// Bounds the warnings a failing store writes under a flood.
+    pub(crate) refusal_log: Arc<LogThrottle>,
 }
 
 /// What the layer does with a request before asking the store.
@@ -115,6 +117,7 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
                 key: None,
                 headers: RateLimitHeaders::default(),
                 responder: SharedResponder::default(),
+                refusal_log: Arc::new(LogThrottle::standard()),
             }),
         }
     }
@@ -397,6 +400,7 @@ impl<St: RateLimitStore> Clone for Config<St> {
             key: self.key.clone(),
             headers: self.headers,
             responder: self.responder.clone(),
+            refusal_log: Arc::clone(&self.refusal_log),
         }
     }
 }

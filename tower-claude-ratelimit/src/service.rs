@@ -151,12 +151,22 @@ fn refuse<St: RateLimitStore, ReqBody, B>(
         Err(error) => {
             let nanos = u64::try_from(error.retry_after().as_nanos()).unwrap_or(u64::MAX);
             let seconds = crate::decision::ceil_secs(nanos).max(1);
-            tracing::warn!(
-                target: LAYER,
-                policy = policy.info.name(),
-                error = error.message(),
-                "rate-limit store could not decide; refusing the request"
-            );
+            let admit = config.refusal_log.admit("rate_limit_unavailable");
+            if let Some(left_out) = admit.left_out {
+                tracing::warn!(
+                    target: LAYER,
+                    left_out,
+                    "rate-limit store failures not logged in the last interval"
+                );
+            }
+            if admit.write {
+                tracing::warn!(
+                    target: LAYER,
+                    policy = policy.info.name(),
+                    error = error.message(),
+                    "rate-limit store could not decide; refusing the request"
+                );
+            }
             let rejection = Rejection::unavailable(
                 "rate_limit_unavailable",
                 "rate limiting is unavailable; retry later",

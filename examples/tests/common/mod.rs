@@ -25,11 +25,16 @@ impl Drop for Running {
 
 /// Starts `program` with `args` and waits for its "listening on" line.
 pub fn start(program: &str, args: &[&str]) -> Running {
+    start_logging(program, args, "warn")
+}
+
+/// [`start`] with `RUST_LOG` set to `log`.
+pub fn start_logging(program: &str, args: &[&str], log: &str) -> Running {
     let mut child = Command::new(program)
         .args(args)
         .env_remove("TOWER_CLAUDE_PASSWORD")
         .env_remove("TOWER_CLAUDE_PASSWORD_HASH")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

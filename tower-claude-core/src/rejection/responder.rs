@@ -131,8 +131,9 @@ where
 /// - Everyone else gets `{"error":{"message":...,"type":...,"code":...}}` with
 ///   `content-type: application/json` and the refusal's status.
 ///
-/// Both carry the refusal's own headers and `cache-control: no-store`, so that no
-/// cache keeps a refusal for someone else.
+/// Both carry the refusal's own headers and `cache-control: no-store, max-age=0`
+/// (the OWASP Secure Headers Project's value), so that no cache keeps a refusal
+/// for someone else.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultResponder;
 
@@ -171,7 +172,7 @@ impl Responder for DefaultResponder {
         let headers = response.headers_mut();
         headers.insert(
             http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
+            HeaderValue::from_static("no-store, max-age=0"),
         );
         // The refusal's own headers replace the defaults above (a custom
         // content-type, say) rather than adding a second value.
