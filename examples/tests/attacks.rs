@@ -289,3 +289,37 @@ async fn a_flood_of_refusals_writes_a_bounded_log() {
     assert!(refusals >= 1, "refusals are still logged: {lines:?}");
     assert!(refusals <= 20, "{refusals} refusal lines for 300 refusals");
 }
+
+/// Sends `GET uri` over cleartext HTTP/2 with prior knowledge (h2c), so the
+/// client writes `:scheme` itself.
+async fn h2c_get(addr: SocketAddr, uri: &str) -> http::Response<hyper::body::Incoming> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get(uri)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    sender.send_request(request).await.unwrap()
+}
+
+/// Issue 13, item 7: over cleartext HTTP/2 a client-written `:scheme https`
+/// turns on no HSTS, on reference-server and hyper-server.
+#[tokio::test]
+async fn a_client_written_https_scheme_gets_no_hsts() {
+    for server in [reference_server(&["--password", "t"]), hyper_server()] {
+        let uri = format!("https://{}/health", server.addr);
+        let response = h2c_get(server.addr, &uri).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        assert!(
+            !response.headers().contains_key("strict-transport-security"),
+            "HSTS over cleartext: {:?}",
+            response.headers()
+        );
+    }
+}

@@ -45,7 +45,7 @@ mod throttle;
 pub use body::{RejectionBody, ResponseBody};
 pub use client_ip::{
     ClientIpResolver, ForwardedHeader, InsertPeerAddr, InsertPeerAddrLayer, IpCidr, Ipv6Prefix,
-    MissingPeerAddr, PeerAddr, canonical_ip, embedded_ipv4, peer_addr,
+    MissingPeerAddr, PeerAddr, TlsConnection, canonical_ip, embedded_ipv4, peer_addr,
 };
 pub use error::ConfigError;
 pub use path::{PathRules, is_ambiguous_path};

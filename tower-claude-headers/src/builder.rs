@@ -280,7 +280,8 @@ impl SecurityHeadersBuilder {
     }
 
     /// Send HSTS on every response, not only those to HTTPS requests: for a
-    /// server that terminates TLS itself, where requests carry no `https` scheme.
+    /// server that terminates TLS itself and does not mark its requests with
+    /// [`TlsConnection`](tower_claude_core::TlsConnection).
     /// Browsers ignore HSTS received over plain HTTP (RFC 6797 section 8.1).
     pub fn hsts_always(mut self, on: bool) -> Self {
         self.hsts_always = on;

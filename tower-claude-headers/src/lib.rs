@@ -12,8 +12,10 @@
 //!   cross-origin policies; any header can be overridden or removed;
 //! - CSP nonces: a fresh 128-bit nonce per request in `script-src` and
 //!   `style-src`, and as [`CspNonce`] in the request extensions;
-//! - HSTS only over HTTPS (HTTP/2 `:scheme`, or `X-Forwarded-Proto` from a trusted
-//!   proxy) unless told to send it always;
+//! - HSTS only over HTTPS (TLS this server terminated, marked by a
+//!   [`TlsConnection`](tower_claude_core::TlsConnection) extension, or
+//!   `X-Forwarded-Proto` from a trusted proxy; never a scheme the client wrote)
+//!   unless told to send it always;
 //! - no clobbering of headers the handler set; `Server` and `X-Powered-By`
 //!   removed; browser-only headers skipped on gRPC responses.
 //!

@@ -1,9 +1,9 @@
 //! A built header policy and the one pass that applies it to a response.
 
 use http::header::{self, HeaderName, HeaderValue};
-use http::uri::Scheme;
+
 use http::{HeaderMap, Request};
-use tower_claude_core::{ClientIpResolver, is_grpc, peer_addr};
+use tower_claude_core::{ClientIpResolver, TlsConnection, is_grpc, peer_addr};
 
 use crate::csp::NonceTemplate;
 use crate::nonce::CspNonce;
@@ -88,10 +88,11 @@ impl Policy {
         RequestFacts { https, nonce }
     }
 
-    /// HTTPS when an HTTP/2 request's `:scheme` says so, or when a trusted
-    /// proxy says `X-Forwarded-Proto: https`. An HTTP/1 absolute-form target
-    /// (`GET https://host/ HTTP/1.1`) is the client's to write and says
-    /// nothing about the connection.
+    /// HTTPS when the connection's own TLS says so (a [`TlsConnection`] in the
+    /// extensions, put there by the server that terminated TLS), or when a
+    /// trusted proxy says `X-Forwarded-Proto: https`. A scheme the client
+    /// wrote, HTTP/2 `:scheme https` over cleartext or an HTTP/1 absolute-form
+    /// `https://` target alike, says nothing about the connection.
     pub(crate) fn is_https<B>(&self, request: &Request<B>) -> bool {
         is_https(&self.resolver, request)
     }
@@ -147,8 +148,7 @@ impl Policy {
 }
 
 pub(crate) fn is_https<B>(resolver: &ClientIpResolver, request: &Request<B>) -> bool {
-    if request.version() >= http::Version::HTTP_2 && request.uri().scheme() == Some(&Scheme::HTTPS)
-    {
+    if request.extensions().get::<TlsConnection>().is_some() {
         return true;
     }
     let trusted =

@@ -24,11 +24,15 @@ async fn headers_of(layer: SecurityHeadersLayer, request: Request<()>) -> Header
 }
 
 fn https_request() -> Request<()> {
-    // HTTP/2 over TLS: `:scheme` is `https`.
-    Request::get("https://example.com/")
+    // HTTP/2 over TLS this server terminated: the accept loop says so.
+    let mut request = Request::get("https://example.com/")
         .version(http::Version::HTTP_2)
         .body(())
-        .unwrap()
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(tower_claude_core::TlsConnection);
+    request
 }
 
 fn assert_exactly(headers: &HeaderMap, expected: &[(&str, &str)]) {
@@ -197,6 +201,24 @@ async fn an_http1_absolute_form_https_target_is_not_https() {
     // `GET https://example.com/ HTTP/1.1` on a plain connection: the client
     // wrote the scheme, the connection is cleartext.
     let request = Request::get("https://example.com/").body(()).unwrap();
+    let response = SecurityHeadersLayer::web()
+        .layer(service_fn(|_req: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(()))
+        }))
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}
+
+/// Issue 13, item 7: over cleartext HTTP/2 (h2c), `:scheme https` is the
+/// client's word and turns on neither HSTS nor the redirect's "already HTTPS".
+#[tokio::test]
+async fn an_http2_scheme_the_client_wrote_is_not_https() {
+    let request = Request::get("https://example.com/")
+        .version(http::Version::HTTP_2)
+        .body(())
+        .unwrap();
     let response = SecurityHeadersLayer::web()
         .layer(service_fn(|_req: Request<()>| async {
             Ok::<_, Infallible>(Response::new(()))

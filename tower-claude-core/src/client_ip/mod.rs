@@ -8,5 +8,5 @@ mod resolver;
 
 pub use addr::{Ipv6Prefix, canonical_ip, embedded_ipv4};
 pub use cidr::IpCidr;
-pub use peer::{InsertPeerAddr, InsertPeerAddrLayer, PeerAddr, peer_addr};
+pub use peer::{InsertPeerAddr, InsertPeerAddrLayer, PeerAddr, TlsConnection, peer_addr};
 pub use resolver::{ClientIpResolver, ForwardedHeader, MissingPeerAddr};

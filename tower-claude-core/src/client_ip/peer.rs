@@ -7,6 +7,17 @@ use http::{Extensions, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
+/// A request extension saying that this server terminated TLS on the
+/// connection the request came in on.
+///
+/// The scheme a client writes (`:scheme https` in HTTP/2, an absolute-form
+/// `https://` target in HTTP/1) is the client's to lie about over cleartext, so
+/// layers that act on HTTPS (HSTS, the HTTPS redirect) believe only this, or a
+/// trusted proxy's `X-Forwarded-Proto`. An accept loop that terminates TLS
+/// inserts it into every request of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TlsConnection;
+
 /// The address of the TCP peer of a connection, as a request extension.
 ///
 /// axum and tonic record the peer themselves (see [`peer_addr`]); a plain hyper
