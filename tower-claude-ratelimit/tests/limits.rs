@@ -434,6 +434,47 @@ async fn a_quiet_policy_is_swept_too_and_frees_room_for_everyone() {
     assert_eq!(layer.store().tracked_keys(), 1);
 }
 
+/// Issue 13, item 10: at the client cap, `Retry-After` and the `RateLimit`
+/// field say when a newcomer can in fact be admitted (when the earliest
+/// tracked bucket is full again), not a second that is refused again.
+#[tokio::test]
+async fn a_refusal_at_the_client_cap_tells_the_true_wait() {
+    let clock = FakeRelativeClock::default();
+    let store = MemoryStore::builder()
+        .clock(clock.clone())
+        .max_keys(3)
+        .build();
+    let layer = RateLimitLayer::with_store(store, Quota::per_hour(2));
+    let harness = Harness::new(&layer);
+    // Sprayed clients, each one request: their buckets are full again 1800 s later.
+    for (n, at) in [(1, 0), (2, 100), (3, 200)] {
+        clock.advance(Duration::from_secs(at) - clock_secs(&clock));
+        let peer = format!("192.0.2.{n}:1");
+        assert_eq!(harness.get(&peer, "/", &[]).await.status(), StatusCode::OK);
+    }
+    let refused = harness.get("198.51.100.1:1", "/", &[]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    // 1800 s after the first spray request, 200 s later now.
+    assert_eq!(header(&refused, "retry-after"), "1600");
+    assert_eq!(header(&refused, "ratelimit"), r#""default";r=0;t=1600"#);
+    // Asking again a second before that time is refused, and told the rest.
+    clock.advance(Duration::from_secs(1599));
+    let early = harness.get("198.51.100.1:1", "/", &[]).await;
+    assert_eq!(early.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&early, "retry-after"), "1");
+    // At the time it was told, it is admitted.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        harness.get("198.51.100.1:1", "/", &[]).await.status(),
+        StatusCode::OK
+    );
+}
+
+fn clock_secs(clock: &FakeRelativeClock) -> Duration {
+    use governor::clock::{Clock, Reference};
+    clock.now().duration_since(Default::default()).into()
+}
+
 #[tokio::test]
 async fn layers_on_one_store_share_a_policy_and_a_dropped_one_frees_its_keys() {
     let clock = FakeRelativeClock::default();

@@ -83,6 +83,10 @@ struct Shared {
     next_sweep: AtomicU64,
     /// When the store last swept for room and warned that it was full.
     full_warned_at: AtomicU64,
+    /// The earliest time a tracked bucket is full again (and so can be
+    /// forgotten to make room): the lowest theoretical arrival time, computed
+    /// by each sweep and lowered by each new client.
+    next_free_at: AtomicU64,
     /// Every table made by this store, so that a sweep reaches the quiet ones
     /// too, and two layers with the same policy share one table.
     tables: Mutex<Vec<Weak<Table>>>,
@@ -168,7 +172,16 @@ impl MemoryStore {
             registry.retain(|table| table.strong_count() > 0);
             registry.iter().filter_map(Weak::upgrade).collect()
         };
-        let forgotten: usize = tables.iter().map(|table| sweep_table(table, now)).sum();
+        let mut forgotten = 0;
+        let mut next_free_at = NEVER;
+        for table in &tables {
+            let (gone, earliest) = sweep_table(table, now);
+            forgotten += gone;
+            next_free_at = next_free_at.min(earliest);
+        }
+        self.shared
+            .next_free_at
+            .store(next_free_at, Ordering::Relaxed);
         tracing::debug!(
             target: "tower_claude_ratelimit",
             forgotten,
@@ -232,12 +245,28 @@ impl MemoryStore {
                     // Counted before it is visible, so a sweep can never
                     // subtract it first and wrap the count.
                     self.shared.tracked.fetch_add(1, Ordering::Relaxed);
+                    self.shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
                     entry.insert(tat);
                     return decision;
                 }
                 drop(entry);
                 self.at_capacity(table, key, now, tat, decision)
             }
+        }
+    }
+
+    /// When a new client can first be tracked while the store is full: when
+    /// the earliest tracked bucket is full again, since a full store sweeps
+    /// for room as soon as it knows one is. A refusal's `Retry-After` says this
+    /// time, not a second that would only be refused again; several newcomers
+    /// may still compete for the room it frees.
+    fn room_at(&self, now: u64) -> u64 {
+        let shared = &self.shared;
+        match shared.next_free_at.load(Ordering::Relaxed) {
+            // No tracked bucket known (a table dropped since the last sweep):
+            // the next sweep will know.
+            NEVER => now.saturating_add(shared.sweep_every),
+            free_at => free_at.max(now.saturating_add(1)),
         }
     }
 
@@ -257,12 +286,12 @@ impl MemoryStore {
     ) -> Decision {
         let shared = &self.shared;
         let warned = shared.full_warned_at.load(Ordering::Relaxed);
-        if (warned == NEVER || now.saturating_sub(warned) >= shared.sweep_every)
+        let due = (warned == NEVER || now.saturating_sub(warned) >= shared.sweep_every)
             && shared
                 .full_warned_at
                 .compare_exchange(warned, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+                .is_ok();
+        if due {
             tracing::warn!(
                 target: "tower_claude_ratelimit",
                 policy = %table.name,
@@ -270,6 +299,12 @@ impl MemoryStore {
                 behaviour = ?shared.at_capacity,
                 "rate-limit store is full: new clients are handled by the capacity policy until a sweep frees room"
             );
+        }
+        // A bucket known to be full again is room to be had now, at the time a
+        // refusal's Retry-After named. The sweep moves `next_free_at` past now,
+        // so this runs once per such time, not once per request.
+        let reclaimable = now >= shared.next_free_at.load(Ordering::Relaxed);
+        if due || reclaimable {
             self.sweep_all(now);
             if self.has_room() {
                 return match table.map.entry(self.slot(key)) {
@@ -284,6 +319,7 @@ impl MemoryStore {
                     }
                     Entry::Vacant(entry) => {
                         shared.tracked.fetch_add(1, Ordering::Relaxed);
+                        shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
                         entry.insert(tat);
                         admitted
                     }
@@ -293,21 +329,28 @@ impl MemoryStore {
         match shared.at_capacity {
             AtCapacity::AdmitUntracked => admitted,
             AtCapacity::RefuseNew => {
-                Decision::from_parts(false, 0, admitted.reset(), Duration::from_nanos(SEC))
+                let wait = Duration::from_nanos(self.room_at(now).saturating_sub(now));
+                Decision::from_parts(false, 0, wait, wait)
             }
         }
     }
 }
 
-fn sweep_table(table: &Table, now: u64) -> usize {
+/// Forgets the clients of `table` whose bucket is full again; returns how
+/// many, and the earliest time one of those kept will be.
+fn sweep_table(table: &Table, now: u64) -> (usize, u64) {
     let mut forgotten = 0usize;
+    let mut earliest = NEVER;
     table.map.retain(|_, tat| {
         let keep = *tat > now;
         forgotten += usize::from(!keep);
+        if keep {
+            earliest = earliest.min(*tat);
+        }
         keep
     });
     table.shared.tracked.fetch_sub(forgotten, Ordering::Relaxed);
-    forgotten
+    (forgotten, earliest)
 }
 
 fn split(value: u128) -> Slot {
@@ -414,6 +457,7 @@ impl MemoryStoreBuilder {
                 sweep_every,
                 next_sweep: AtomicU64::new(sweep_every),
                 full_warned_at: AtomicU64::new(NEVER),
+                next_free_at: AtomicU64::new(NEVER),
                 tables: Mutex::new(Vec::new()),
             }),
         }
