@@ -24,6 +24,9 @@ pub enum SendError {
     /// A delivery id on the request that is not 1 to 128 of `A-Z a-z 0-9 _ -`
     /// (a `.` would make Standard Webhooks' signed content ambiguous).
     InvalidDeliveryId,
+    /// More identical messages than the signer can give distinct signed
+    /// content within a minute ahead of the clock.
+    NotUnique,
 }
 
 impl fmt::Display for SendError {
@@ -41,6 +44,10 @@ impl fmt::Display for SendError {
             Self::InvalidDeliveryId => {
                 f.write_str("webhook delivery id must be 1 to 128 of A-Z a-z 0-9 _ -")
             }
+            Self::NotUnique => f.write_str(
+                "more than 60 identical webhook messages within a minute: their signed content \
+                 (timestamp and body) cannot be made unique; add a unique field to the body",
+            ),
         }
     }
 }

@@ -29,6 +29,7 @@
 mod clock;
 mod delivery;
 mod error;
+mod issued;
 mod outgoing;
 mod policy;
 mod receive;
@@ -47,7 +48,10 @@ pub use delivery::{
 pub use error::{AttemptError, AttemptFailure, DeliveryError, SendError};
 pub use outgoing::new_delivery_id;
 pub use policy::DeliveryPolicy;
-pub use receive::{DEFAULT_RECEIVE_LIMIT, VerifyWebhook, VerifyWebhookLayer};
+pub use receive::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RECEIVE_LIMIT, VerifyWebhook,
+    VerifyWebhookLayer,
+};
 #[cfg(feature = "redis")]
 pub use redis_replay::{OnReplayCacheFailure, RedisReplayCache};
 pub use replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};

@@ -5,30 +5,44 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, RETRY_AFTER};
-use http::{Request, Response};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use tower_claude_core::{Rejection, ResponseBody, SharedResponder};
+use tokio::sync::Semaphore;
+use tower_claude_core::{
+    GrpcStatus, LogThrottle, Rejection, RejectionBody, ResponseBody, SharedResponder,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::verify::{Verifier, VerifyError};
+use crate::verify::{VerifiedWebhook, Verifier, VerifyError};
 
 /// The default largest webhook body a receiver reads: 1 MiB.
 pub const DEFAULT_RECEIVE_LIMIT: usize = 1024 * 1024;
+
+/// The default time a webhook body may take to arrive once its headers have.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default memory all unfinished webhook bodies of one layer may hold.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 16 * 1024 * 1024;
 
 /// Verifies every request as a signed webhook before the handler sees it.
 ///
 /// | request | answer |
 /// | --- | --- |
-/// | body over the limit | 413 |
+/// | missing or malformed signature headers, stale or future timestamp | 401 at once, before the body is read |
+/// | `Content-Length` over the limit | 413 at once; a body that grows past it: 413 |
+/// | bodies in flight would hold more than [`max_in_flight`](Self::max_in_flight) | 503 with `Retry-After` |
+/// | body not complete within [`body_timeout`](Self::body_timeout) | 408 |
 /// | body unreadable | 400 |
-/// | missing or malformed signature headers, stale or future timestamp, bad signature, replayed id | 401, the reason in the JSON body (`code`: `missing_signature_header`, `malformed_signature_header`, `timestamp_too_old`, `timestamp_in_future`, `bad_signature`, `replayed_delivery`) |
+/// | bad signature, replayed signed content | 401, the reason in the JSON body (`code`: `missing_signature_header`, `malformed_signature_header`, `timestamp_too_old`, `timestamp_in_future`, `bad_signature`, `replayed_delivery`) |
+/// | a new attempt of a delivery already processed (same delivery id, fresh signed content) | 200 `{"duplicate":true,"delivery_id":...}`, the handler not run |
 /// | replay cache unavailable | 503 with `Retry-After` |
-/// | valid | the handler, with the identical raw bytes as its body and [`VerifiedWebhook`](crate::VerifiedWebhook) in the extensions |
+/// | valid | the handler, with the identical raw bytes as its body and [`VerifiedWebhook`](crate::VerifiedWebhook) in the extensions; a 2xx answer marks the delivery processed |
 ///
 /// The request body type must be `From<Bytes>` (axum's `Body`, `Full<Bytes>`):
 /// the layer reads it and hands the handler a new body of the same type holding
@@ -52,35 +66,66 @@ pub struct VerifyWebhookLayer {
     config: Arc<ReceiveConfig>,
 }
 
+#[derive(Clone)]
 struct ReceiveConfig {
     verifier: Verifier,
     limit: usize,
+    body_timeout: Duration,
+    max_in_flight: usize,
+    /// Kibibytes of body memory left for unfinished bodies.
+    in_flight: Arc<Semaphore>,
     responder: SharedResponder,
+    refusal_log: Arc<LogThrottle>,
 }
 
 impl VerifyWebhookLayer {
-    /// Verifies with `verifier`, reading at most 1 MiB.
+    /// Verifies with `verifier`, reading at most 1 MiB per body within 10 s,
+    /// at most 16 MiB of unfinished bodies at once.
     pub fn new(verifier: Verifier) -> Self {
         Self {
             config: Arc::new(ReceiveConfig {
                 verifier,
                 limit: DEFAULT_RECEIVE_LIMIT,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
+                max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+                in_flight: Arc::new(Semaphore::new(kib(DEFAULT_MAX_IN_FLIGHT))),
                 responder: SharedResponder::default(),
+                refusal_log: Arc::new(LogThrottle::standard()),
             }),
         }
     }
 
     /// The largest body read.
     #[must_use]
-    pub fn max_body(self, bytes: usize) -> Self {
-        Self {
-            config: Arc::new(ReceiveConfig {
-                verifier: self.config.verifier.clone(),
-                limit: bytes,
-                responder: self.config.responder.clone(),
-            }),
-        }
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.config).limit = bytes;
+        self
     }
+
+    /// The time a body may take to arrive once the headers have (default
+    /// 10 s); a slower one gets 408 and its memory back.
+    #[must_use]
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.config).body_timeout = timeout;
+        self
+    }
+
+    /// The memory all unfinished bodies of this layer (and its clones) may
+    /// hold at once (default 16 MiB). Each body reserves its `Content-Length`,
+    /// or the largest body when it announces none, before a byte is read; a
+    /// request that does not fit gets 503 with `Retry-After`.
+    #[must_use]
+    pub fn max_in_flight(mut self, bytes: usize) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        config.max_in_flight = bytes;
+        config.in_flight = Arc::new(Semaphore::new(kib(bytes)));
+        self
+    }
+}
+
+/// Bytes in whole kibibytes, rounded up, as semaphore permits.
+fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS)
 }
 
 impl<S> Layer<S> for VerifyWebhookLayer {
@@ -128,55 +173,180 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let refuse = |parts: &http::request::Parts, rejection: Rejection| {
+                config.log_refusal(parts, &rejection);
                 let head =
                     tower_claude_core::RequestHead::new(&parts.method, &parts.uri, &parts.headers)
                         .with_version(parts.version);
                 config.responder.respond(&head, &rejection)
             };
-            let bytes = match Limited::new(body, config.limit).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(error) if error.is::<LengthLimitError>() => {
-                    let rejection = Rejection::payload_too_large(
-                        "webhook_too_large",
-                        format!("webhook body is larger than {} bytes", config.limit),
-                    );
-                    return Ok(refuse(&parts, rejection));
-                }
-                Err(_) => {
-                    let rejection = Rejection::bad_request(
-                        "webhook_body_unreadable",
-                        "the webhook body could not be read",
-                    );
-                    return Ok(refuse(&parts, rejection));
-                }
-            };
-            match config.verifier.verify(&parts.headers, &bytes).await {
-                Ok(webhook) => {
-                    tracing::debug!(
-                        target: "tower_claude_webhook",
-                        delivery_id = webhook.delivery_id.as_deref(),
-                        event = webhook.event.as_deref(),
-                        "webhook verified"
-                    );
-                    parts.extensions.insert(webhook);
-                    let response = inner
-                        .call(Request::from_parts(parts, B::from(bytes)))
-                        .await?;
-                    Ok(response.map(ResponseBody::inner))
-                }
-                Err(error) => {
-                    tracing::info!(
-                        target: "tower_claude_webhook",
-                        reason = error.code(),
-                        detail = %error,
-                        path = parts.uri.path(),
-                        "webhook refused"
-                    );
-                    Ok(refuse(&parts, rejection_for(&error)))
-                }
+            // What the headers alone can show is checked before the body.
+            if let Err(error) = config.verifier.check_headers(&parts.headers) {
+                return Ok(refuse(&parts, rejection_for(&error)));
             }
+            let bytes = match config.read_body(&parts, body).await {
+                Ok(bytes) => bytes,
+                Err(rejection) => return Ok(refuse(&parts, *rejection)),
+            };
+            let webhook = match config.verifier.verify(&parts.headers, &bytes).await {
+                Ok(webhook) => webhook,
+                Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
+            };
+            match config.verifier.is_processed(&webhook).await {
+                Ok(false) => {}
+                Ok(true) => return Ok(duplicate(&webhook)),
+                Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
+            }
+            tracing::debug!(
+                target: "tower_claude_webhook",
+                delivery_id = webhook.delivery_id.as_deref(),
+                event = webhook.event.as_deref(),
+                "webhook verified"
+            );
+            parts.extensions.insert(webhook.clone());
+            let response = inner
+                .call(Request::from_parts(parts, B::from(bytes)))
+                .await?;
+            if response.status().is_success()
+                && let Err(error) = config.verifier.remember_processed(&webhook).await
+            {
+                tracing::warn!(
+                    target: "tower_claude_webhook",
+                    delivery_id = webhook.delivery_id.as_deref(),
+                    %error,
+                    "a processed delivery could not be remembered; a retry of it would run again"
+                );
+            }
+            Ok(response.map(ResponseBody::inner))
         })
     }
+}
+
+impl ReceiveConfig {
+    /// The body, read within the deadline while holding its share of the
+    /// in-flight budget.
+    async fn read_body<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+    ) -> Result<Bytes, Box<Rejection>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let too_large = || {
+            Box::new(Rejection::payload_too_large(
+                "webhook_too_large",
+                format!("webhook body is larger than {} bytes", self.limit),
+            ))
+        };
+        let announced = match parts.headers.get(CONTENT_LENGTH) {
+            None => None,
+            Some(value) => match value.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
+                Some(length) => Some(length),
+                None => {
+                    return Err(Box::new(Rejection::bad_request(
+                        "webhook_body_unreadable",
+                        "Content-Length is not a number",
+                    )));
+                }
+            },
+        };
+        let reserve = match announced {
+            Some(length) if length > self.limit as u64 => return Err(too_large()),
+            Some(length) => usize::try_from(length).unwrap_or(self.limit),
+            None => self.limit,
+        };
+        let permits = u32::try_from(kib(reserve).max(1)).unwrap_or(u32::MAX);
+        let Ok(_permit) = Arc::clone(&self.in_flight).try_acquire_many_owned(permits) else {
+            return Err(Box::new(
+                Rejection::unavailable(
+                    "webhook_receiver_busy",
+                    format!(
+                        "more than {} bytes of webhook bodies are in flight; retry later",
+                        self.max_in_flight
+                    ),
+                )
+                .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
+            ));
+        };
+        let read = Limited::new(body, self.limit).collect();
+        match tokio::time::timeout(self.body_timeout, read).await {
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(error)) if error.is::<LengthLimitError>() => Err(too_large()),
+            Ok(Err(_)) => Err(Box::new(Rejection::bad_request(
+                "webhook_body_unreadable",
+                "the webhook body could not be read",
+            ))),
+            Err(_) => Err(Box::new(Rejection::new(
+                StatusCode::REQUEST_TIMEOUT,
+                GrpcStatus::DeadlineExceeded,
+                "invalid_request_error",
+                "webhook_body_timeout",
+                format!(
+                    "the webhook body did not arrive within {} s",
+                    self.body_timeout.as_secs_f64()
+                ),
+            ))),
+        }
+    }
+
+    /// One line per refusal, the first few of each reason in an interval.
+    fn log_refusal(&self, parts: &http::request::Parts, rejection: &Rejection) {
+        let admit = self.refusal_log.admit(rejection.code());
+        if let Some(left_out) = admit.left_out {
+            tracing::info!(
+                target: "tower_claude_webhook",
+                reason = rejection.code(),
+                left_out,
+                "webhook refusals of this reason not logged in the last interval"
+            );
+        }
+        if admit.write {
+            tracing::info!(
+                target: "tower_claude_webhook",
+                reason = rejection.code(),
+                detail = rejection.message(),
+                path = parts.uri.path(),
+                "webhook refused"
+            );
+        }
+    }
+}
+
+/// The answer to a new attempt of a delivery already processed: success, so
+/// the sender stops, and a body that says the handler did not run again.
+fn duplicate<RB>(webhook: &VerifiedWebhook) -> Response<ResponseBody<RB>> {
+    let body = format!(
+        r#"{{"duplicate":true,"delivery_id":{}}}"#,
+        json_string(webhook.delivery_id.as_deref().unwrap_or_default())
+    );
+    let mut response = Response::new(ResponseBody::rejection(RejectionBody::new(Bytes::from(
+        body,
+    ))));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    tracing::info!(
+        target: "tower_claude_webhook",
+        delivery_id = webhook.delivery_id.as_deref(),
+        "webhook delivery already processed; acknowledged as a duplicate"
+    );
+    response
+}
+
+/// `text` as a JSON string. Delivery ids are visible ASCII (checked when
+/// read), so only `"` and `\` need escaping.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 fn rejection_for(error: &VerifyError) -> Rejection {
@@ -195,6 +365,8 @@ impl fmt::Debug for VerifyWebhookLayer {
         f.debug_struct("VerifyWebhookLayer")
             .field("verifier", &self.config.verifier)
             .field("max_body", &self.config.limit)
+            .field("body_timeout", &self.config.body_timeout)
+            .field("max_in_flight", &self.config.max_in_flight)
             .finish()
     }
 }

@@ -128,6 +128,27 @@ impl RedisReplayCache {
 }
 
 impl ReplayCache for RedisReplayCache {
+    fn contains<'a>(&'a self, key: &'a str) -> ReplayFuture<'a> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let mut connection = inner.connection.clone();
+            let mut command = redis::cmd("EXISTS");
+            command.arg(format!("{}{key}", inner.prefix));
+            let call = command.query_async::<u64>(&mut connection);
+            let why = match tokio::time::timeout(inner.timeout, call).await {
+                Ok(Ok(count)) => return Ok(count > 0),
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("no answer within {:?}", inner.timeout),
+            };
+            inner.errors.fetch_add(1, Ordering::Relaxed);
+            match inner.on_failure {
+                OnReplayCacheFailure::Refuse => Err(ReplayCacheError(format!("Redis: {why}"))),
+                OnReplayCacheFailure::Allow => Ok(false),
+                OnReplayCacheFailure::Fallback => inner.fallback.contains(key).await,
+            }
+        })
+    }
+
     fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a> {
         Box::pin(async move {
             let inner = &self.inner;

@@ -1,5 +1,6 @@
-//! Remembering delivery ids for the freshness window, so a captured message
-//! cannot be delivered twice.
+//! Remembering what was received for the freshness window: signed content, so
+//! a captured message cannot be delivered twice, and the ids of processed
+//! deliveries, so a sender's retry of one is acknowledged, not run again.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,14 +15,17 @@ use crate::clock::UnixClock;
 pub type ReplayFuture<'a> =
     Pin<Box<dyn Future<Output = Result<bool, ReplayCacheError>> + Send + 'a>>;
 
-/// Records delivery ids; answers whether one is new.
+/// Records keys for a time; answers whether one is new.
 ///
 /// The verifier asks only after a signature checked out, so only the holder of
 /// a secret can add entries. A distributed implementation (a `SET NX PX` in
 /// Redis) makes a replay to another instance fail too.
 pub trait ReplayCache: Send + Sync + 'static {
-    /// Records `id` for `ttl`; `Ok(true)` if it was not recorded already.
-    fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a>;
+    /// Records `key` for `ttl`; `Ok(true)` if it was not recorded already.
+    fn first_seen<'a>(&'a self, key: &'a str, ttl: Duration) -> ReplayFuture<'a>;
+
+    /// Whether `key` is recorded now, without recording it.
+    fn contains<'a>(&'a self, key: &'a str) -> ReplayFuture<'a>;
 }
 
 /// The cache could not answer; the verifier refuses the message (503), since
@@ -113,9 +117,19 @@ impl MemoryReplayCache {
 }
 
 impl ReplayCache for MemoryReplayCache {
-    fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a> {
-        let answer = self.record(id, ttl);
+    fn first_seen<'a>(&'a self, key: &'a str, ttl: Duration) -> ReplayFuture<'a> {
+        let answer = self.record(key, ttl);
         Box::pin(std::future::ready(answer))
+    }
+
+    fn contains<'a>(&'a self, key: &'a str) -> ReplayFuture<'a> {
+        let now = self.clock.now();
+        let live = self
+            .lock()
+            .expiry
+            .get(key)
+            .is_some_and(|until| *until > now);
+        Box::pin(std::future::ready(Ok(live)))
     }
 }
 

@@ -10,6 +10,8 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use sha2::Sha256;
 
+use crate::error::SendError;
+use crate::issued::{Issued, MAX_AHEAD_SECS};
 use crate::secret::WebhookSecret;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
@@ -121,6 +123,8 @@ pub struct Signer {
     scheme: Scheme,
     keys: Keys,
     body_signature: bool,
+    /// Shared by clones: uniqueness holds across every clone of a signer.
+    issued: Arc<Issued>,
 }
 
 impl Signer {
@@ -143,6 +147,7 @@ impl Signer {
             scheme,
             keys: Keys::new(&secrets),
             body_signature: true,
+            issued: Arc::new(Issued::default()),
         }
     }
 
@@ -175,6 +180,43 @@ impl Signer {
         let mut headers = HeaderMap::with_capacity(4);
         self.sign_into(&mut headers, id, timestamp, body);
         headers
+    }
+
+    /// Signs one message sent at `now` (unix seconds) into `headers`, with
+    /// signed content no other message of this signer (or its clones) carries:
+    /// the timestamp is `now`, or the first later second whose signature this
+    /// signer has not issued yet. Returns the timestamp signed.
+    ///
+    /// So two deliveries of the same body within a second (the seed scheme
+    /// signs only `timestamp.body`) and a retry within the second of its first
+    /// attempt are each signed afresh, and a receiver's replay check refuses
+    /// neither. The timestamp moves at most 60 s ahead.
+    ///
+    /// # Errors
+    /// [`SendError::NotUnique`] when 60 seconds ahead are all taken by
+    /// identical messages (more than 60 identical bodies a second, sustained).
+    pub fn sign_unique(
+        &self,
+        headers: &mut HeaderMap,
+        id: &str,
+        now: u64,
+        body: &[u8],
+    ) -> Result<u64, SendError> {
+        let signature_header = match self.scheme {
+            Scheme::Seed => names::X_WEBHOOK_SIGNATURE_256,
+            Scheme::Standard => names::WEBHOOK_SIGNATURE,
+        };
+        for ahead in 0..=MAX_AHEAD_SECS {
+            let timestamp = now.saturating_add(ahead);
+            self.sign_into(headers, id, timestamp, body);
+            let signature = headers
+                .get(&signature_header)
+                .map_or(&[][..], HeaderValue::as_bytes);
+            if self.issued.claim(signature, timestamp, now) {
+                return Ok(timestamp);
+            }
+        }
+        Err(SendError::NotUnique)
     }
 
     /// Writes the signature, timestamp and id headers of one message into
@@ -331,6 +373,58 @@ mod tests {
                 only_new["x-webhook-signature-256"].to_str().unwrap(),
                 only_old["x-webhook-signature-256"].to_str().unwrap()
             )
+        );
+    }
+
+    /// Issue 13, item 1: the same body twice in one second, and a retry in
+    /// the second of its first attempt, get distinct signed content.
+    #[test]
+    fn signed_content_is_unique_per_signer() {
+        let signer = Signer::seed(WebhookSecret::new("s").unwrap());
+        let clone = signer.clone();
+        let mut seen = std::collections::HashSet::new();
+        for (n, signer) in [&signer, &clone, &signer].into_iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            let stamp = signer
+                .sign_unique(&mut headers, &format!("d-{n}"), 1_000, b"same body")
+                .unwrap();
+            assert_eq!(stamp, 1_000 + n as u64);
+            assert!(seen.insert(headers["x-webhook-signature-256"].clone()));
+        }
+        // Another body in the same second keeps the current time.
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            signer
+                .sign_unique(&mut headers, "d", 1_000, b"other")
+                .unwrap(),
+            1_000
+        );
+        // A second later, what was issued for past seconds is forgotten.
+        assert_eq!(
+            signer.sign_unique(&mut headers, "d", 1_010, b"x").unwrap(),
+            1_010
+        );
+        assert_eq!(signer.issued.len(), 1);
+    }
+
+    #[test]
+    fn identical_messages_beyond_a_minute_ahead_are_refused() {
+        let signer = Signer::standard(WebhookSecret::new("s").unwrap());
+        let mut headers = HeaderMap::new();
+        for ahead in 0..=MAX_AHEAD_SECS {
+            assert_eq!(
+                signer.sign_unique(&mut headers, "msg_1", 5, b"x").unwrap(),
+                5 + ahead
+            );
+        }
+        assert_eq!(
+            signer.sign_unique(&mut headers, "msg_1", 5, b"x"),
+            Err(SendError::NotUnique)
+        );
+        // A different id is different signed content in this scheme.
+        assert_eq!(
+            signer.sign_unique(&mut headers, "msg_2", 5, b"x").unwrap(),
+            5
         );
     }
 

@@ -229,10 +229,15 @@ where
             {
                 parts.headers.insert(names::X_WEBHOOK_EVENT, event.clone());
             }
-            let timestamp = config.clock.now();
-            config
-                .signer
-                .sign_into(&mut parts.headers, &delivery_id, timestamp, &body);
+            let timestamp = match config.signer.sign_unique(
+                &mut parts.headers,
+                &delivery_id,
+                config.clock.now(),
+                &body,
+            ) {
+                Ok(timestamp) => timestamp,
+                Err(error) => return Err(refuse(error)),
+            };
             let request = Request::from_parts(parts, Full::new(body));
 
             let started = Instant::now();

@@ -66,7 +66,8 @@ pub enum VerifyError {
     },
     /// No signature matches any accepted secret.
     BadSignature,
-    /// This delivery id was already accepted within the window.
+    /// The same signed content (signature over timestamp, id and body) was
+    /// already received within the window.
     Replayed,
     /// The replay cache could not answer.
     ReplayCacheUnavailable(ReplayCacheError),
@@ -105,7 +106,9 @@ impl fmt::Display for VerifyError {
                 ahead.as_secs()
             ),
             Self::BadSignature => f.write_str("no signature matches"),
-            Self::Replayed => f.write_str("this delivery id was already received"),
+            Self::Replayed => f.write_str(
+                "this signed content (the same signature over the same timestamp and body) was already received",
+            ),
             Self::ReplayCacheUnavailable(error) => error.fmt(f),
         }
     }
@@ -132,6 +135,7 @@ pub struct Verifier {
     tolerance: Duration,
     clock: UnixClock,
     replay: Option<Arc<dyn ReplayCache>>,
+    duplicate_window: Option<Duration>,
     body_only: bool,
 }
 
@@ -156,6 +160,7 @@ impl Verifier {
             tolerance: DEFAULT_TOLERANCE,
             clock: UnixClock::system(),
             replay: None,
+            duplicate_window: None,
             body_only: false,
         }
     }
@@ -188,6 +193,59 @@ impl Verifier {
     pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
         self.replay = Some(Arc::new(cache));
         self
+    }
+
+    /// How long a processed delivery's id is remembered, so that a sender's
+    /// new attempt of it is acknowledged without running the handler again
+    /// (default: the replay window, twice the tolerance and a second). Needs a
+    /// [`replay_cache`](Self::replay_cache), which holds the ids.
+    #[must_use]
+    pub fn duplicate_window(mut self, window: Duration) -> Self {
+        self.duplicate_window = Some(window);
+        self
+    }
+
+    /// Whether `webhook`'s delivery was already processed (its id remembered
+    /// by [`remember_processed`](Self::remember_processed)): the sender's new
+    /// attempt of it. The id is only a hint (in the seed scheme it is not even
+    /// signed), so it is asked only of a message whose signature verified and
+    /// whose signed content is new; it can never make a message acceptable.
+    ///
+    /// # Errors
+    /// The replay cache could not answer.
+    pub async fn is_processed(&self, webhook: &VerifiedWebhook) -> Result<bool, VerifyError> {
+        let (Some(cache), Some(key)) = (&self.replay, delivery_key(webhook)) else {
+            return Ok(false);
+        };
+        cache
+            .contains(&key)
+            .await
+            .map_err(VerifyError::ReplayCacheUnavailable)
+    }
+
+    /// Remembers that `webhook`'s delivery was processed, for the duplicate
+    /// window. Only deliveries whose handler succeeded are remembered, so a
+    /// failed one is run again when the sender retries.
+    ///
+    /// # Errors
+    /// The replay cache could not record it.
+    pub async fn remember_processed(&self, webhook: &VerifiedWebhook) -> Result<(), VerifyError> {
+        let (Some(cache), Some(key)) = (&self.replay, delivery_key(webhook)) else {
+            return Ok(());
+        };
+        cache
+            .first_seen(&key, self.duplicate_window.unwrap_or(self.replay_ttl()))
+            .await
+            .map(|_| ())
+            .map_err(VerifyError::ReplayCacheUnavailable)
+    }
+
+    /// Signed content is remembered for the whole span in which its
+    /// timestamp is accepted (both edges included), and a second more.
+    fn replay_ttl(&self) -> Duration {
+        self.tolerance
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(1))
     }
 
     /// Seed scheme only: accepts a message carrying only the body-only
@@ -228,14 +286,10 @@ impl Verifier {
             // retry is signed afresh (a new time) and passes, as it must, or a
             // 503 would make the retry look like an attack. Keys are fixed-size
             // and only a secret's holder can make new ones.
-            //
-            // Remembered for the whole span in which the timestamp is accepted
-            // (both edges included), and a second more.
-            let ttl = self
-                .tolerance
-                .saturating_mul(2)
-                .saturating_add(Duration::from_secs(1));
-            match cache.first_seen(&webhook.message_id, ttl).await {
+            match cache
+                .first_seen(&webhook.message_id, self.replay_ttl())
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return Err(VerifyError::Replayed),
                 Err(error) => return Err(VerifyError::ReplayCacheUnavailable(error)),
@@ -253,55 +307,84 @@ impl Verifier {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<VerifiedWebhook, VerifyError> {
-        let event = text(headers, &names::X_WEBHOOK_EVENT)?.map(str::to_owned);
+        let claim = self.claim(headers)?;
+        let message_id = match &claim.signed {
+            Signed::SeedTimed { stamp } => self.match_any(&claim.offered, |mac| {
+                mac.update(stamp.as_bytes());
+                mac.update(b".");
+                mac.update(body);
+            })?,
+            Signed::SeedBodyOnly => self.match_any(&claim.offered, |mac| mac.update(body))?,
+            Signed::Standard { id, stamp } => self.match_any(&claim.offered, |mac| {
+                mac.update(id.as_bytes());
+                mac.update(b".");
+                mac.update(stamp.as_bytes());
+                mac.update(b".");
+                mac.update(body);
+            })?,
+        };
+        Ok(VerifiedWebhook {
+            event: claim.event.map(str::to_owned),
+            delivery_id: claim.delivery_id.map(str::to_owned),
+            timestamp: claim.timestamp,
+            message_id,
+        })
+    }
+
+    /// Checks everything that can be checked before the body is read: the
+    /// signature headers are present and well formed, and the timestamp is
+    /// inside the window. A receiver refuses a message that fails here without
+    /// reading (or waiting for) its body.
+    ///
+    /// # Errors
+    /// The first check that failed.
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), VerifyError> {
+        self.claim(headers).map(|_| ())
+    }
+
+    /// What the headers say, parsed and checked, without the body.
+    fn claim<'h>(&self, headers: &'h HeaderMap) -> Result<Claim<'h>, VerifyError> {
+        let event = text(headers, &names::X_WEBHOOK_EVENT)?;
         match self.scheme {
-            Scheme::Seed => self.verify_seed(headers, body, event),
-            Scheme::Standard => self.verify_standard(headers, body, event),
+            Scheme::Seed => self.seed_claim(headers, event),
+            Scheme::Standard => self.standard_claim(headers, event),
         }
     }
 
-    fn verify_seed(
+    fn seed_claim<'h>(
         &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        event: Option<String>,
-    ) -> Result<VerifiedWebhook, VerifyError> {
-        let delivery_id = text(headers, &names::X_WEBHOOK_DELIVERY_ID)?.map(str::to_owned);
+        headers: &'h HeaderMap,
+        event: Option<&'h str>,
+    ) -> Result<Claim<'h>, VerifyError> {
+        let delivery_id = text(headers, &names::X_WEBHOOK_DELIVERY_ID)?;
         let Some(signatures) = text(headers, &names::X_WEBHOOK_SIGNATURE_256)? else {
             if self.body_only && headers.contains_key(names::X_WEBHOOK_SIGNATURE) {
                 let signatures = text(headers, &names::X_WEBHOOK_SIGNATURE)?.unwrap_or_default();
-                let wanted = seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?;
-                let message_id = self.match_any(&wanted, |mac| mac.update(body))?;
-                return Ok(VerifiedWebhook {
+                return Ok(Claim {
                     event,
                     delivery_id,
                     timestamp: None,
-                    message_id,
+                    offered: seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?,
+                    signed: Signed::SeedBodyOnly,
                 });
             }
             return Err(VerifyError::MissingHeader(names::X_WEBHOOK_SIGNATURE_256));
         };
         let (timestamp, stamp) = self.fresh_timestamp(headers, &names::X_WEBHOOK_TIMESTAMP)?;
-        let wanted = seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?;
-        let message_id = self.match_any(&wanted, |mac| {
-            mac.update(stamp.as_bytes());
-            mac.update(b".");
-            mac.update(body);
-        })?;
-        Ok(VerifiedWebhook {
+        Ok(Claim {
             event,
             delivery_id,
             timestamp: Some(timestamp),
-            message_id,
+            offered: seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?,
+            signed: Signed::SeedTimed { stamp },
         })
     }
 
-    fn verify_standard(
+    fn standard_claim<'h>(
         &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        event: Option<String>,
-    ) -> Result<VerifiedWebhook, VerifyError> {
+        headers: &'h HeaderMap,
+        event: Option<&'h str>,
+    ) -> Result<Claim<'h>, VerifyError> {
         let id = text(headers, &names::WEBHOOK_ID)?
             .ok_or(VerifyError::MissingHeader(names::WEBHOOK_ID))?;
         // The signed content is `id.timestamp.body`: an id with a dot could be
@@ -315,19 +398,12 @@ impl Verifier {
         let signatures = text(headers, &names::WEBHOOK_SIGNATURE)?
             .ok_or(VerifyError::MissingHeader(names::WEBHOOK_SIGNATURE))?;
         let (timestamp, stamp) = self.fresh_timestamp(headers, &names::WEBHOOK_TIMESTAMP)?;
-        let wanted = standard_signatures(signatures)?;
-        let message_id = self.match_any(&wanted, |mac| {
-            mac.update(id.as_bytes());
-            mac.update(b".");
-            mac.update(stamp.as_bytes());
-            mac.update(b".");
-            mac.update(body);
-        })?;
-        Ok(VerifiedWebhook {
+        Ok(Claim {
             event,
-            delivery_id: Some(id.to_owned()),
+            delivery_id: Some(id),
             timestamp: Some(timestamp),
-            message_id,
+            offered: standard_signatures(signatures)?,
+            signed: Signed::Standard { id, stamp },
         })
     }
 
@@ -389,6 +465,32 @@ impl Verifier {
     }
 }
 
+/// The cache key of a delivery id: namespaced apart from signed content (hex),
+/// and only for ids of a sane size and alphabet; others get no duplicate check.
+fn delivery_key(webhook: &VerifiedWebhook) -> Option<String> {
+    let id = webhook.delivery_id.as_deref()?;
+    let sane =
+        (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
+    sane.then(|| format!("delivery:{id}"))
+}
+
+/// What a message's headers claim, before its body is read.
+struct Claim<'h> {
+    event: Option<&'h str>,
+    delivery_id: Option<&'h str>,
+    timestamp: Option<u64>,
+    /// The signatures offered.
+    offered: Vec<[u8; 32]>,
+    signed: Signed<'h>,
+}
+
+/// What the signatures cover, besides the body.
+enum Signed<'h> {
+    SeedTimed { stamp: &'h str },
+    SeedBodyOnly,
+    Standard { id: &'h str, stamp: &'h str },
+}
+
 /// A header as text: absent is `None`; present twice or not visible ASCII is
 /// malformed (two signature headers could each be checked by a different
 /// component).
@@ -437,8 +539,10 @@ fn seed_signatures(list: &str, header: &HeaderName) -> Result<Vec<[u8; 32]>, Ver
     Ok(out)
 }
 
-/// The `v1,<base64>` entries of a space-separated list; other versions (such as
-/// `v1a` asymmetric signatures) are skipped.
+/// The usable `v1,<base64>` entries of a space-separated list. As the
+/// specification's own libraries do, an entry this verifier cannot use (another
+/// version such as `v1a`, bad base64, a wrong length, no comma) is skipped, so
+/// `v1,AAAA v1,<valid>` verifies by its valid entry; the count stays bounded.
 fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
     let malformed = |reason| VerifyError::Malformed {
         header: names::WEBHOOK_SIGNATURE,
@@ -448,24 +552,16 @@ fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
     if entries.len() > MAX_SIGNATURES {
         return Err(malformed("more than 8 signatures"));
     }
-    let mut out = Vec::new();
-    for entry in entries {
-        let Some((version, signature)) = entry.split_once(',') else {
-            return Err(malformed("each signature is `<version>,<base64>`"));
-        };
-        if version != "v1" {
-            continue;
-        }
-        let bytes = STANDARD
-            .decode(signature)
-            .map_err(|_| malformed("a v1 signature is base64"))?;
-        let mac: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| malformed("a v1 signature is 32 bytes"))?;
-        out.push(mac);
-    }
+    let out: Vec<[u8; 32]> = entries
+        .into_iter()
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(|signature| STANDARD.decode(signature).ok())
+        .filter_map(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .collect();
     if out.is_empty() {
-        return Err(malformed("no v1 signature"));
+        return Err(malformed(
+            "no usable v1 signature (`v1,` and 32 bytes of base64)",
+        ));
     }
     Ok(out)
 }

@@ -54,17 +54,29 @@ async fn a_delivery_replayed_to_another_instance_is_refused() {
     let replay = deliver(second, &signed).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     assert!(replay.body.contains("replayed_delivery"), "{}", replay.body);
-    // A retry of the same delivery, signed afresh, passes on either.
+    // A retry of the same delivery, signed afresh, is acknowledged by either
+    // as a duplicate of the processed delivery: 200, the handler not run.
     let retry =
         Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now + 1, b"{}");
-    assert_eq!(deliver(second, &retry).await.status, StatusCode::OK);
-    // Two messages, one key each (named by their signatures), kept for the
-    // whole span their timestamps are accepted: twice the window and a second.
+    let acknowledged = deliver(second, &retry).await;
+    assert_eq!(acknowledged.status, StatusCode::OK);
+    assert!(
+        acknowledged.body.contains(r#""duplicate":true"#),
+        "{}",
+        acknowledged.body
+    );
+    // Two messages, one key each (named by their signatures), and the
+    // processed delivery's id, kept for the whole span their timestamps are
+    // accepted: twice the window and a second.
     let keys = redis.cli_text(&["KEYS", "tcwh:*"]);
     let keys: Vec<&str> = keys.lines().collect();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.contains(&"tcwh:delivery:msg_replay"), "{keys:?}");
     for key in keys {
-        assert_eq!(key.len(), "tcwh:".len() + 64, "{key}");
+        assert!(
+            key.len() == "tcwh:".len() + 64 || key == "tcwh:delivery:msg_replay",
+            "{key}"
+        );
         let ttl: i64 = redis.cli_text(&["PTTL", key]).parse().unwrap();
         assert!(ttl > 590_000 && ttl <= 601_000, "{key}: {ttl} ms");
     }
