@@ -46,6 +46,10 @@ pub struct ServerArgs {
     /// the network in the clear).
     #[arg(long)]
     pub allow_insecure_webhooks: bool,
+    /// Seconds `POST /api/notify` waits for its delivery before answering
+    /// `202 Accepted` while the remaining attempts go on in the background.
+    #[arg(long, env = "TOWER_CLAUDE_NOTIFY_BUDGET", default_value = "5", value_parser = seconds)]
+    pub notify_budget: Duration,
     /// Redis (`redis://` or `rediss://`) for rate limits and the webhook replay
     /// cache shared by every instance; without it both live in memory.
     #[arg(long, env = "TOWER_CLAUDE_REDIS_URL", hide_env_values = true)]
@@ -77,11 +81,33 @@ impl fmt::Debug for ServerArgs {
             .field("burst", &self.burst)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("webhook_secret", &set(&self.webhook_secret))
-            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_url",
+                &self
+                    .webhook_url
+                    .as_deref()
+                    .map(tower_claude_core::redact_url),
+            )
+            .field("notify_budget", &self.notify_budget)
             .field("allow_insecure_webhooks", &self.allow_insecure_webhooks)
             .field("redis_url", &set(&self.redis_url))
             .finish()
     }
+}
+
+/// Seconds, whole or decimal (`5`, `0.5`), as a duration.
+///
+/// # Errors
+/// Not a number, negative, or over a day.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.0..=86_400.0).contains(&value) {
+        return Err(format!("{text:?}: give 0 to 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(value))
 }
 
 /// A rate such as `100/min`: a count per unit of time.

@@ -1,6 +1,8 @@
 //! The webhook client `POST /api/notify` and `webhook-sender` use.
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Uri};
@@ -10,20 +12,41 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tower_claude_webhook::{
     DeliveryError, DeliveryPolicy, DeliveryReport, SignWebhookLayer, Signer, WebhookClient,
-    WebhookSecret, names, webhook_client,
+    WebhookSecret, names, new_delivery_id, webhook_client,
 };
 
 /// An HTTP(S) client over rustls with the web PKI roots.
 pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Deliveries that may go on in the background past the budget at once.
+pub const MAX_BACKGROUND_DELIVERIES: usize = 64;
 
 /// Signs and delivers webhooks to one URL.
 #[derive(Clone)]
 pub struct Notifier {
     client: WebhookClient<HttpsClient>,
     url: Uri,
+    /// Deliveries running now, each holding a permit until it ends.
+    running: Arc<Semaphore>,
+}
+
+/// What `POST /api/notify` answers within its budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The delivery ended within the budget.
+    Done(Outcome),
+    /// Still under way; the remaining attempts go on in the background and
+    /// their outcome is logged.
+    Pending {
+        /// The delivery id, the same on every attempt.
+        delivery_id: String,
+    },
+    /// Too many deliveries under way to start another.
+    Busy,
 }
 
 /// How a delivery ended, as `POST /api/notify` and `webhook-sender` report it.
@@ -97,15 +120,74 @@ impl Notifier {
         Ok(Self {
             client: webhook_client(http, sign, policy),
             url,
+            running: Arc::new(Semaphore::new(MAX_BACKGROUND_DELIVERIES)),
         })
     }
 
-    /// Sends `body` as event `event`.
+    /// Sends `body` as event `event`, waiting at most `budget` for the
+    /// delivery to end. Past it the delivery goes on in the background (at
+    /// most [`MAX_BACKGROUND_DELIVERIES`] at once) and its outcome is logged.
+    pub async fn send_within(
+        &self,
+        budget: Duration,
+        event: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Answer {
+        let Ok(permit) = Arc::clone(&self.running).try_acquire_owned() else {
+            return Answer::Busy;
+        };
+        // Chosen here, so that a 202 can name the delivery it started.
+        let delivery_id = new_delivery_id();
+        let notifier = self.clone();
+        let (event, content_type) = (event.to_owned(), content_type.to_owned());
+        let id = delivery_id.clone();
+        let mut delivery = tokio::spawn(async move {
+            let outcome = notifier
+                .deliver(Some(&id), &event, &content_type, body)
+                .await;
+            drop(permit);
+            tracing::info!(
+                delivery_id = %outcome.delivery_id,
+                attempts = outcome.attempts,
+                status = outcome.status,
+                error = outcome.error.as_deref(),
+                "webhook delivery ended"
+            );
+            outcome
+        });
+        match tokio::time::timeout(budget, &mut delivery).await {
+            Ok(Ok(outcome)) => Answer::Done(outcome),
+            Ok(Err(error)) => Answer::Done(Outcome {
+                delivery_id,
+                attempts: 0,
+                status: None,
+                error: Some(format!("the delivery task failed: {error}")),
+            }),
+            // Dropping the handle detaches the task: it runs on.
+            Err(_) => Answer::Pending { delivery_id },
+        }
+    }
+
+    /// Sends `body` as event `event`, waiting for the delivery to end.
     pub async fn send(&self, event: &str, content_type: &str, body: Bytes) -> Outcome {
-        let request = Request::post(self.url.clone())
+        self.deliver(None, event, content_type, body).await
+    }
+
+    async fn deliver(
+        &self,
+        delivery_id: Option<&str>,
+        event: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Outcome {
+        let mut request = Request::post(self.url.clone())
             .header(http::header::CONTENT_TYPE, content_type)
-            .header(names::X_WEBHOOK_EVENT, event)
-            .body(Full::new(body));
+            .header(names::X_WEBHOOK_EVENT, event);
+        if let Some(id) = delivery_id {
+            request = request.header(names::X_WEBHOOK_DELIVERY_ID, id);
+        }
+        let request = request.body(Full::new(body));
         let request = match request {
             Ok(request) => request,
             Err(error) => {

@@ -17,7 +17,7 @@ use tower_claude_webhook::{
 };
 
 use crate::config::ServerArgs;
-use crate::notify::Notifier;
+use crate::notify::{Answer, Notifier};
 use crate::stack::{HEALTH_PATHS, Stack, StartError};
 
 /// Routes open without a token besides the health and docs routes.
@@ -35,6 +35,7 @@ pub struct ReferenceApp {
 #[derive(Clone)]
 struct AppState {
     notifier: Option<Arc<Notifier>>,
+    notify_budget: std::time::Duration,
 }
 
 /// Builds the reference application from `args`.
@@ -95,7 +96,10 @@ pub fn reference_app_with(
         router = router.route(path, get(health));
     }
     let router = router
-        .with_state(AppState { notifier })
+        .with_state(AppState {
+            notifier,
+            notify_budget: args.notify_budget,
+        })
         .layer(stack.auth.clone())
         .layer(stack.ratelimit.clone())
         .layer(stack.headers.clone());
@@ -209,13 +213,30 @@ async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let outcome = notifier.send(event, content_type, body).await;
-    let status = if outcome.delivered() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_GATEWAY
-    };
-    (status, Json(outcome.to_json())).into_response()
+    match notifier
+        .send_within(state.notify_budget, event, content_type, body)
+        .await
+    {
+        Answer::Done(outcome) => {
+            let status = if outcome.delivered() {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            (status, Json(outcome.to_json())).into_response()
+        }
+        Answer::Pending { delivery_id } => (
+            StatusCode::ACCEPTED,
+            Json(json!({"delivery_id": delivery_id, "status": null, "pending": true})),
+        )
+            .into_response(),
+        Answer::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            Json(json!({"error": {"message": "too many webhook deliveries under way; retry later", "type": "unavailable", "code": "webhook_deliveries_busy"}})),
+        )
+            .into_response(),
+    }
 }
 
 async fn incoming_webhook(

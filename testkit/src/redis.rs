@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const INSTALL: &str = "redis-server is not installed: run `apt-get install -y redis-server` \
-    (bash .ci/run installs it when missing)";
+const INSTALL: &str = "redis-server is not installed: run `bash scripts/test.sh`, which installs it \
+    (or `apt-get install -y redis-server`)";
 
 /// One `redis-server` process.
 #[derive(Debug)]

@@ -28,6 +28,7 @@ fn args(per_minute: u32) -> ServerArgs {
         webhook_secret: None,
         webhook_url: None,
         allow_insecure_webhooks: false,
+        notify_budget: Duration::from_secs(5),
         redis_url: None,
     }
 }

@@ -50,6 +50,7 @@ fn server_args(redis_url: Option<String>) -> ServerArgs {
         webhook_secret: None,
         webhook_url: None,
         allow_insecure_webhooks: false,
+        notify_budget: Duration::from_secs(5),
         redis_url,
     }
 }

@@ -25,8 +25,6 @@ const NEVER: u64 = u64::MAX;
 /// words rather than a `u128` so that an entry is 24 bytes, not 32.
 type Slot = [u64; 2];
 
-const SEC: u64 = 1_000_000_000;
-
 /// What the store does with a client it does not track yet once it tracks
 /// [`max_keys`](MemoryStoreBuilder::max_keys) clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

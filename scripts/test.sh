@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then runs every test.
+#
+#   bash scripts/test.sh            # the whole suite, as CI runs it
+#   bash scripts/test.sh -p tower-claude-auth    # extra arguments go to cargo test
+#
+# The tests start real components on free loopback ports; this installs them
+# when missing (as root with apt-get, or says the command to run):
+#   - redis-server and redis-cli (Debian package redis-server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  need_packages+=(redis-server)
+fi
+
+if [ "${#need_packages[@]}" -gt 0 ]; then
+  echo "==> installing ${need_packages[*]} (the tests start them on loopback)"
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+  else
+    echo "missing ${need_packages[*]}: install it with your package manager" \
+         "(Debian/Ubuntu: 'sudo apt-get install -y ${need_packages[*]}')" >&2
+    exit 1
+  fi
+fi
+
+exec cargo test --workspace --all-features --locked "$@"
