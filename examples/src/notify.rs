@@ -235,7 +235,7 @@ impl Notifier {
 impl fmt::Debug for Notifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Notifier")
-            .field("url", &self.url)
+            .field("url", &tower_claude_core::redact_url(&self.url.to_string()))
             .finish_non_exhaustive()
     }
 }

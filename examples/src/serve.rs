@@ -11,12 +11,14 @@
 //! | [`Limits::max_head_bytes`] | 64 KiB | a larger HTTP/1 head: 431; HTTP/2 header lists over 16 KiB: refused |
 //! | [`Limits::request_timeout`] | 30 s | a request (body and handler) not answered in time: 503, gRPC `DEADLINE_EXCEEDED` |
 //! | HTTP/2 keep-alive | PING every 20 s, 10 s to answer | an HTTP/2 peer that stopped answering |
+//! | [`Limits::idle_timeout`] | 60 s | a connection with no request open for that long: closed (HTTP/1 idles end at the head timeout already) |
 //! | [`Limits::max_connections`] | 4,096 | accepting past that waits until a connection closes |
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
@@ -44,6 +46,8 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// The time a request (reading its body included) may take to be answered.
     pub request_timeout: Duration,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
     /// Whether to speak HTTP/2 only (gRPC).
@@ -56,6 +60,7 @@ impl Default for Limits {
             head_timeout: Duration::from_secs(10),
             max_head_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
             http2_only: false,
         }
@@ -109,13 +114,20 @@ pub async fn serve<S, B>(
             },
         };
         let first_request = Arc::new(Notify::new());
+        let activity = Arc::new(Activity::new());
         let per_request = deadline(service.clone(), limits.request_timeout);
         let seen = Arc::clone(&first_request);
+        let active = Arc::clone(&activity);
         let per_connection = tower::service_fn(move |mut request: Request<Incoming>| {
             seen.notify_one();
             request.extensions_mut().insert(PeerAddr(peer));
             request.extensions_mut().insert(ConnectInfo(peer));
-            per_request.clone().oneshot(request)
+            let open = Open::new(Arc::clone(&active));
+            let call = per_request.clone().oneshot(request);
+            async move {
+                let _open = open;
+                call.await
+            }
         });
         let builder = Arc::clone(&builder);
         let mut stopped = stopped.clone();
@@ -131,6 +143,7 @@ pub async fn serve<S, B>(
             let head = tokio::time::sleep(limits.head_timeout);
             tokio::pin!(head);
             let mut waiting_for_first = true;
+            let mut idle_check = tokio::time::interval(limits.idle_timeout / 4);
             loop {
                 tokio::select! {
                     result = connection.as_mut() => {
@@ -145,6 +158,14 @@ pub async fn serve<S, B>(
                     () = &mut head, if waiting_for_first => {
                         tracing::debug!(%peer, "no request within the head timeout: closing");
                         return;
+                    }
+                    _ = idle_check.tick(), if !waiting_for_first => {
+                        if activity.idle_for() >= limits.idle_timeout {
+                            tracing::debug!(%peer, "idle past the idle timeout: closing");
+                            connection.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(limits.request_timeout, connection.as_mut()).await;
+                            return;
+                        }
                     }
                     _ = stopped.changed() => {
                         connection.as_mut().graceful_shutdown();
@@ -163,6 +184,56 @@ pub async fn serve<S, B>(
             .await;
     })
     .await;
+}
+
+/// The requests in flight on one connection, and when the last one ended.
+struct Activity {
+    started: Instant,
+    open: AtomicUsize,
+    /// Milliseconds after `started` at which the last request ended.
+    last_end_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            open: AtomicUsize::new(0),
+            last_end_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// How long no request has been in flight; zero while one is.
+    fn idle_for(&self) -> Duration {
+        if self.open.load(Ordering::Acquire) > 0 {
+            return Duration::ZERO;
+        }
+        let since = self
+            .now_ms()
+            .saturating_sub(self.last_end_ms.load(Ordering::Acquire));
+        Duration::from_millis(since)
+    }
+}
+
+/// One request in flight; its end (answered or dropped) is recorded on drop.
+struct Open(Arc<Activity>);
+
+impl Open {
+    fn new(activity: Arc<Activity>) -> Self {
+        activity.open.fetch_add(1, Ordering::AcqRel);
+        Self(activity)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.last_end_ms.store(self.0.now_ms(), Ordering::Release);
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn builder(limits: &Limits) -> Builder<TokioExecutor> {
@@ -240,6 +311,42 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The attacker's review: an HTTP/2 connection that made one request and
+    /// then sits idle (answering PINGs, as every client does) is closed after
+    /// the idle timeout rather than holding a connection slot forever.
+    #[tokio::test]
+    async fn an_idle_http2_connection_is_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = tower::service_fn(|_: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from("ok"))))
+        });
+        let limits = Limits {
+            idle_timeout: Duration::from_millis(800),
+            http2_only: true,
+            ..Limits::default()
+        };
+        tokio::spawn(serve(listener, service, limits, std::future::pending()));
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        let closed = tokio::spawn(connection);
+        let request = Request::get(format!("http://{addr}/"))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        assert_eq!(
+            sender.send_request(request).await.unwrap().status(),
+            StatusCode::OK
+        );
+        let ended = tokio::time::timeout(Duration::from_secs(20), closed).await;
+        assert!(
+            ended.is_ok(),
+            "the idle connection was still open after 20 s"
+        );
+    }
 
     async fn never_answers(_: Request<()>) -> Result<Response<String>, Infallible> {
         std::future::pending().await

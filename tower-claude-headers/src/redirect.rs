@@ -24,8 +24,12 @@ use crate::policy::is_https;
 /// forged `Host: evil.example` would make this an open redirect. A request for
 /// another host gets a 400. Exempt paths (health checks over plain HTTP from a
 /// load balancer) and gRPC calls (gRPC clients do not follow redirects) pass
-/// through; HTTPS is recognised from the request URI or from `X-Forwarded-Proto`
-/// sent by a trusted proxy.
+/// through. HTTPS is the connection's own TLS, marked by a
+/// [`TlsConnection`](tower_claude_core::TlsConnection) extension that a server
+/// terminating TLS inserts into each request (for example with
+/// `axum::Extension(TlsConnection)` as a layer on a TLS-only listener), or
+/// `X-Forwarded-Proto: https` from a trusted proxy; never a scheme the client
+/// wrote. A TLS listener that inserts neither gets redirected to itself.
 ///
 /// ```
 /// use tower_claude_headers::HttpsRedirectLayer;

@@ -587,3 +587,42 @@ async fn the_limit_fields_describe_the_bucket() {
     assert_eq!(header(&reply, "x-ratelimit-remaining"), "1");
     assert_eq!(header(&reply, "ratelimit"), r#""default";r=1;t=12"#);
 }
+
+/// The attacker's review of the fix above: under churn some tracked bucket is
+/// always about to be full again; a stream of newcomers to a full store must
+/// not make every request a walk of the whole store.
+#[tokio::test]
+async fn newcomers_to_a_full_store_do_not_each_trigger_a_sweep() {
+    let clock = FakeRelativeClock::default();
+    let store = MemoryStore::builder()
+        .clock(clock.clone())
+        .max_keys(50)
+        .sweep_interval(Duration::from_secs(3600))
+        .build();
+    let layer = RateLimitLayer::with_store(store, Quota::per_second(1000).burst(1));
+    let harness = Harness::new(&layer);
+    // Fill the store; every bucket is full again 1 ms after its request.
+    for n in 0..50u32 {
+        let peer = format!("10.0.{}.{}:1", n / 200, n % 200 + 1);
+        assert_eq!(harness.get(&peer, "/", &[]).await.status(), StatusCode::OK);
+    }
+    clock.advance(Duration::from_millis(10));
+    // A stream of newcomers within one second: the first sweep makes room for
+    // 50 of them (every bucket is full again); after that the store is full of
+    // fresh buckets, and the next sweep for room waits for the next second.
+    let mut admitted = 0;
+    for n in 0..200u32 {
+        clock.advance(Duration::from_micros(100));
+        let peer = format!("10.1.{}.{}:1", n / 200, n % 200 + 1);
+        if harness.get(&peer, "/", &[]).await.status() == StatusCode::OK {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 50, "one sweep for room within the second");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        harness.get("10.2.0.1:1", "/", &[]).await.status(),
+        StatusCode::OK,
+        "the next second sweeps again"
+    );
+}

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use tokio::sync::Semaphore;
+use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_claude_core::{
     GrpcStatus, LogThrottle, Rejection, RejectionBody, ResponseBody, SharedResponder,
 };
@@ -36,7 +36,7 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 16 * 1024 * 1024;
 /// | --- | --- |
 /// | missing or malformed signature headers, stale or future timestamp | 401 at once, before the body is read |
 /// | `Content-Length` over the limit | 413 at once; a body that grows past it: 413 |
-/// | bodies in flight would hold more than [`max_in_flight`](Self::max_in_flight) | 503 with `Retry-After` |
+/// | bodies in flight would hold more than `max_in_flight` (charged as bytes arrive) | 503 with `Retry-After` |
 /// | body not complete within [`body_timeout`](Self::body_timeout) | 408 |
 /// | body unreadable | 400 |
 /// | bad signature, replayed signed content | 401, the reason in the JSON body (`code`: `missing_signature_header`, `malformed_signature_header`, `timestamp_too_old`, `timestamp_in_future`, `bad_signature`, `replayed_delivery`) |
@@ -98,7 +98,13 @@ impl VerifyWebhookLayer {
     /// The largest body read.
     #[must_use]
     pub fn max_body(mut self, bytes: usize) -> Self {
-        Arc::make_mut(&mut self.config).limit = bytes;
+        let config = Arc::make_mut(&mut self.config);
+        config.limit = bytes;
+        // One whole body always fits the in-flight budget.
+        if config.max_in_flight < bytes {
+            config.max_in_flight = bytes;
+            config.in_flight = Arc::new(Semaphore::new(kib(bytes)));
+        }
         self
     }
 
@@ -111,14 +117,15 @@ impl VerifyWebhookLayer {
     }
 
     /// The memory all unfinished bodies of this layer (and its clones) may
-    /// hold at once (default 16 MiB). Each body reserves its `Content-Length`,
-    /// or the largest body when it announces none, before a byte is read; a
-    /// request that does not fit gets 503 with `Retry-After`.
+    /// hold at once (default 16 MiB, never less than one whole body). Bodies
+    /// are charged as their bytes arrive, so a connection that announces a
+    /// large body and stalls holds only what it sent; a request whose next
+    /// chunk does not fit gets 503 with `Retry-After`.
     #[must_use]
     pub fn max_in_flight(mut self, bytes: usize) -> Self {
         let config = Arc::make_mut(&mut self.config);
-        config.max_in_flight = bytes;
-        config.in_flight = Arc::new(Semaphore::new(kib(bytes)));
+        config.max_in_flight = bytes.max(config.limit);
+        config.in_flight = Arc::new(Semaphore::new(kib(config.max_in_flight)));
         self
     }
 }
@@ -191,7 +198,7 @@ where
                 Ok(webhook) => webhook,
                 Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
             };
-            match config.verifier.is_processed(&webhook).await {
+            match config.verifier.is_processed(&webhook, &bytes).await {
                 Ok(false) => {}
                 Ok(true) => return Ok(duplicate(&webhook)),
                 Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
@@ -204,10 +211,10 @@ where
             );
             parts.extensions.insert(webhook.clone());
             let response = inner
-                .call(Request::from_parts(parts, B::from(bytes)))
+                .call(Request::from_parts(parts, B::from(bytes.clone())))
                 .await?;
             if response.status().is_success()
-                && let Err(error) = config.verifier.remember_processed(&webhook).await
+                && let Err(error) = config.verifier.remember_processed(&webhook, &bytes).await
             {
                 tracing::warn!(
                     target: "tower_claude_webhook",
@@ -222,8 +229,10 @@ where
 }
 
 impl ReceiveConfig {
-    /// The body, read within the deadline while holding its share of the
-    /// in-flight budget.
+    /// The body, read within the deadline. Each chunk is charged to the
+    /// in-flight budget as it arrives (a connection that announces a large body
+    /// and sends nothing holds nothing) and the charge is returned when the
+    /// read ends, however it ends.
     async fn read_body<B>(
         &self,
         parts: &http::request::Parts,
@@ -233,50 +242,23 @@ impl ReceiveConfig {
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let too_large = || {
-            Box::new(Rejection::payload_too_large(
-                "webhook_too_large",
-                format!("webhook body is larger than {} bytes", self.limit),
-            ))
-        };
-        let announced = match parts.headers.get(CONTENT_LENGTH) {
-            None => None,
-            Some(value) => match value.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
-                Some(length) => Some(length),
-                None => {
-                    return Err(Box::new(Rejection::bad_request(
-                        "webhook_body_unreadable",
-                        "Content-Length is not a number",
-                    )));
-                }
-            },
-        };
-        let reserve = match announced {
-            Some(length) if length > self.limit as u64 => return Err(too_large()),
-            Some(length) => usize::try_from(length).unwrap_or(self.limit),
-            None => self.limit,
-        };
-        let permits = u32::try_from(kib(reserve).max(1)).unwrap_or(u32::MAX);
-        let Ok(_permit) = Arc::clone(&self.in_flight).try_acquire_many_owned(permits) else {
-            return Err(Box::new(
-                Rejection::unavailable(
-                    "webhook_receiver_busy",
-                    format!(
-                        "more than {} bytes of webhook bodies are in flight; retry later",
-                        self.max_in_flight
-                    ),
-                )
-                .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
-            ));
-        };
-        let read = Limited::new(body, self.limit).collect();
-        match tokio::time::timeout(self.body_timeout, read).await {
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(error)) if error.is::<LengthLimitError>() => Err(too_large()),
-            Ok(Err(_)) => Err(Box::new(Rejection::bad_request(
-                "webhook_body_unreadable",
-                "the webhook body could not be read",
-            ))),
+        match parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .map(|v| v.to_str().ok().and_then(|v| v.parse::<u64>().ok()))
+        {
+            None => {}
+            Some(Some(length)) if length > self.limit as u64 => return Err(self.too_large()),
+            Some(Some(_)) => {}
+            Some(None) => {
+                return Err(Box::new(Rejection::bad_request(
+                    "webhook_body_unreadable",
+                    "Content-Length is not a number",
+                )));
+            }
+        }
+        match tokio::time::timeout(self.body_timeout, self.collect_charged(body)).await {
+            Ok(result) => result,
             Err(_) => Err(Box::new(Rejection::new(
                 StatusCode::REQUEST_TIMEOUT,
                 GrpcStatus::DeadlineExceeded,
@@ -288,6 +270,66 @@ impl ReceiveConfig {
                 ),
             ))),
         }
+    }
+
+    async fn collect_charged<B>(&self, body: B) -> Result<Bytes, Box<Rejection>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let mut body = std::pin::pin!(body);
+        let mut bytes = BytesMut::new();
+        let mut charge: Option<OwnedSemaphorePermit> = None;
+        let mut charged_kib = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| {
+                Box::new(Rejection::bad_request(
+                    "webhook_body_unreadable",
+                    "the webhook body could not be read",
+                ))
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers carry nothing signed
+            };
+            let total = bytes.len() + data.remaining();
+            if total > self.limit {
+                return Err(self.too_large());
+            }
+            let needed = kib(total).saturating_sub(charged_kib);
+            if needed > 0 {
+                let permits = u32::try_from(needed).unwrap_or(u32::MAX);
+                let Ok(more) = Arc::clone(&self.in_flight).try_acquire_many_owned(permits) else {
+                    return Err(self.busy());
+                };
+                charged_kib += needed;
+                match charge.as_mut() {
+                    Some(held) => held.merge(more),
+                    None => charge = Some(more),
+                }
+            }
+            bytes.put(data);
+        }
+        Ok(bytes.freeze())
+    }
+
+    fn too_large(&self) -> Box<Rejection> {
+        Box::new(Rejection::payload_too_large(
+            "webhook_too_large",
+            format!("webhook body is larger than {} bytes", self.limit),
+        ))
+    }
+
+    fn busy(&self) -> Box<Rejection> {
+        Box::new(
+            Rejection::unavailable(
+                "webhook_receiver_busy",
+                format!(
+                    "more than {} bytes of webhook bodies are in flight; retry later",
+                    self.max_in_flight
+                ),
+            )
+            .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
+        )
     }
 
     /// One line per refusal, the first few of each reason in an interval.

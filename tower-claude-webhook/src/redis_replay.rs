@@ -127,6 +127,22 @@ impl RedisReplayCache {
     }
 }
 
+impl Inner {
+    /// Counts a failed call; warns of the first at once, then at most every 10 s.
+    fn failed(&self, why: &str) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if self.warn.due() {
+            tracing::warn!(
+                target: "tower_claude_webhook",
+                redis = %self.display_url,
+                error = %why,
+                on_failure = ?self.on_failure,
+                "Redis replay cache failed (this warning repeats at most every 10 s)"
+            );
+        }
+    }
+}
+
 impl ReplayCache for RedisReplayCache {
     fn contains<'a>(&'a self, key: &'a str) -> ReplayFuture<'a> {
         Box::pin(async move {
@@ -140,7 +156,7 @@ impl ReplayCache for RedisReplayCache {
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => format!("no answer within {:?}", inner.timeout),
             };
-            inner.errors.fetch_add(1, Ordering::Relaxed);
+            inner.failed(&why);
             match inner.on_failure {
                 OnReplayCacheFailure::Refuse => Err(ReplayCacheError(format!("Redis: {why}"))),
                 OnReplayCacheFailure::Allow => Ok(false),
@@ -167,16 +183,7 @@ impl ReplayCache for RedisReplayCache {
                 Ok(Err(error)) => error.to_string(),
                 Err(_) => format!("no answer within {:?}", inner.timeout),
             };
-            inner.errors.fetch_add(1, Ordering::Relaxed);
-            if inner.warn.due() {
-                tracing::warn!(
-                    target: "tower_claude_webhook",
-                    redis = %inner.display_url,
-                    error = %why,
-                    on_failure = ?inner.on_failure,
-                    "Redis replay cache failed (this warning repeats at most every 10 s)"
-                );
-            }
+            inner.failed(&why);
             match inner.on_failure {
                 OnReplayCacheFailure::Refuse => Err(ReplayCacheError(format!("Redis: {why}"))),
                 OnReplayCacheFailure::Allow => Ok(true),

@@ -190,7 +190,8 @@ impl Signer {
     /// So two deliveries of the same body within a second (the seed scheme
     /// signs only `timestamp.body`) and a retry within the second of its first
     /// attempt are each signed afresh, and a receiver's replay check refuses
-    /// neither. The timestamp moves at most 60 s ahead.
+    /// neither. The timestamp moves at most 60 s ahead, so receivers need a
+    /// freshness window of more than a minute (the default is five).
     ///
     /// # Errors
     /// [`SendError::NotUnique`] when 60 seconds ahead are all taken by

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
 use http::HeaderMap;
 use http::header::HeaderName;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::UnixClock;
@@ -205,16 +206,26 @@ impl Verifier {
         self
     }
 
-    /// Whether `webhook`'s delivery was already processed (its id remembered
-    /// by [`remember_processed`](Self::remember_processed)): the sender's new
-    /// attempt of it. The id is only a hint (in the seed scheme it is not even
-    /// signed), so it is asked only of a message whose signature verified and
-    /// whose signed content is new; it can never make a message acceptable.
+    /// Whether `webhook`'s delivery (with `body`) was already processed (its
+    /// id remembered by [`remember_processed`](Self::remember_processed)): the
+    /// sender's new attempt of it. The id is only a hint, asked only of a
+    /// message whose signature verified and whose signed content is new; it can
+    /// never make a message acceptable.
+    ///
+    /// The seed scheme does not sign its delivery id, so there a delivery is
+    /// the id *and the body*: someone who resends a captured message under
+    /// another id marks only that id with that body as processed, never a
+    /// different delivery. A body-only message (no signed time) is never
+    /// treated as a duplicate.
     ///
     /// # Errors
     /// The replay cache could not answer.
-    pub async fn is_processed(&self, webhook: &VerifiedWebhook) -> Result<bool, VerifyError> {
-        let (Some(cache), Some(key)) = (&self.replay, delivery_key(webhook)) else {
+    pub async fn is_processed(
+        &self,
+        webhook: &VerifiedWebhook,
+        body: &[u8],
+    ) -> Result<bool, VerifyError> {
+        let (Some(cache), Some(key)) = (&self.replay, self.delivery_key(webhook, body)) else {
             return Ok(false);
         };
         cache
@@ -229,8 +240,12 @@ impl Verifier {
     ///
     /// # Errors
     /// The replay cache could not record it.
-    pub async fn remember_processed(&self, webhook: &VerifiedWebhook) -> Result<(), VerifyError> {
-        let (Some(cache), Some(key)) = (&self.replay, delivery_key(webhook)) else {
+    pub async fn remember_processed(
+        &self,
+        webhook: &VerifiedWebhook,
+        body: &[u8],
+    ) -> Result<(), VerifyError> {
+        let (Some(cache), Some(key)) = (&self.replay, self.delivery_key(webhook, body)) else {
             return Ok(());
         };
         cache
@@ -238,6 +253,27 @@ impl Verifier {
             .await
             .map(|_| ())
             .map_err(VerifyError::ReplayCacheUnavailable)
+    }
+
+    /// The cache key of a delivery: namespaced apart from signed content
+    /// (hex), and only for ids of a sane size and alphabet; others get no
+    /// duplicate check. In the seed scheme the body's digest is part of it,
+    /// since the id is not signed.
+    fn delivery_key(&self, webhook: &VerifiedWebhook, body: &[u8]) -> Option<String> {
+        let id = webhook.delivery_id.as_deref()?;
+        let sane =
+            (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
+        if !sane {
+            return None;
+        }
+        match self.scheme {
+            Scheme::Standard => Some(format!("delivery:{id}")),
+            Scheme::Seed => {
+                webhook.timestamp?;
+                let digest = Sha256::digest(body);
+                Some(format!("delivery:{id}:{}", hex(&digest[..16])))
+            }
+        }
     }
 
     /// Signed content is remembered for the whole span in which its
@@ -463,15 +499,6 @@ impl Verifier {
             Err(VerifyError::BadSignature)
         }
     }
-}
-
-/// The cache key of a delivery id: namespaced apart from signed content (hex),
-/// and only for ids of a sane size and alphabet; others get no duplicate check.
-fn delivery_key(webhook: &VerifiedWebhook) -> Option<String> {
-    let id = webhook.delivery_id.as_deref()?;
-    let sane =
-        (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
-    sane.then(|| format!("delivery:{id}"))
 }
 
 /// What a message's headers claim, before its body is read.

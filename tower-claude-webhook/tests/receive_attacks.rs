@@ -273,3 +273,70 @@ async fn unfinished_bodies_are_bounded_in_memory_and_time() {
         .unwrap();
     assert_eq!(deliver(addr, &fresh, b"x").await.status, StatusCode::OK);
 }
+
+/// The attacker's review of the fix above: requests that pass the header
+/// checks (any 64 hex digits and the current time) and announce 1 MiB but
+/// send nothing hold no budget, so a real delivery still goes through.
+#[tokio::test]
+async fn announced_but_unsent_bodies_hold_no_budget() {
+    const MIB: usize = 1024 * 1024;
+    let layer = seed_layer()
+        .max_in_flight(2 * MIB)
+        .body_timeout(Duration::from_secs(3));
+    let (addr, runs) = counting_receiver(layer).await;
+    let mut forged = HeaderMap::new();
+    forged.insert(
+        "x-webhook-signature-256",
+        format!("sha256={}", "0".repeat(64)).parse().unwrap(),
+    );
+    forged.insert("x-webhook-timestamp", now().to_string().parse().unwrap());
+    let stalled: Vec<_> = (0..20)
+        .map(|_| {
+            let forged = forged.clone();
+            tokio::spawn(async move { unfinished_body(addr, &forged, MIB, 0).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut real = HeaderMap::new();
+    Signer::seed(secret())
+        .sign_unique(&mut real, "d-real", now(), &[b'x'; 4096])
+        .unwrap();
+    let reply = deliver(addr, &real, &[b'x'; 4096]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    for handle in stalled {
+        let (status, _) = handle.await.unwrap();
+        assert!(status.contains("408"), "{status}");
+    }
+}
+
+/// The attacker's review: in the seed scheme the delivery id is not signed, so
+/// a captured message resent under another id must not mark that id as
+/// processed for a different delivery (which would then be acknowledged as a
+/// duplicate and lost).
+#[tokio::test]
+async fn a_resent_message_under_another_id_cannot_swallow_a_real_delivery() {
+    let (addr, runs) = counting_receiver(seed_layer()).await;
+    let signer = Signer::seed(secret());
+    let at = now();
+    let mut captured = HeaderMap::new();
+    signer
+        .sign_unique(&mut captured, "d-captured", at, b"old event")
+        .unwrap();
+    // The attacker delivers the captured message first, under the id of a
+    // delivery still to come.
+    captured.insert("x-webhook-delivery-id", "d-victim".parse().unwrap());
+    assert_eq!(
+        deliver(addr, &captured, b"old event").await.status,
+        StatusCode::OK
+    );
+    // The real d-victim, another body: processed, not swallowed.
+    let mut victim = HeaderMap::new();
+    signer
+        .sign_unique(&mut victim, "d-victim", at, b"new event")
+        .unwrap();
+    let reply = deliver(addr, &victim, b"new event").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "processed", "swallowed as a duplicate");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}

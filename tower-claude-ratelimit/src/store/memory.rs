@@ -85,6 +85,12 @@ struct Shared {
     /// forgotten to make room): the lowest theoretical arrival time, computed
     /// by each sweep and lowered by each new client.
     next_free_at: AtomicU64,
+    /// When a full store last swept for room, so that such sweeps (a walk of
+    /// every table) run at most once per `reclaim_every`, not per newcomer.
+    capacity_swept_at: AtomicU64,
+    /// The least time between two sweeps for room: a second, or the sweep
+    /// interval when that is shorter.
+    reclaim_every: u64,
     /// Every table made by this store, so that a sweep reaches the quiet ones
     /// too, and two layers with the same policy share one table.
     tables: Mutex<Vec<Weak<Table>>>,
@@ -254,18 +260,23 @@ impl MemoryStore {
     }
 
     /// When a new client can first be tracked while the store is full: when
-    /// the earliest tracked bucket is full again, since a full store sweeps
-    /// for room as soon as it knows one is. A refusal's `Retry-After` says this
-    /// time, not a second that would only be refused again; several newcomers
-    /// may still compete for the room it frees.
+    /// the earliest tracked bucket is full again and a sweep for room may run
+    /// (at most one per second). A refusal's `Retry-After` says this time, not
+    /// a second that would only be refused again; several newcomers may still
+    /// compete for the room it frees.
     fn room_at(&self, now: u64) -> u64 {
         let shared = &self.shared;
-        match shared.next_free_at.load(Ordering::Relaxed) {
+        let free_at = match shared.next_free_at.load(Ordering::Relaxed) {
             // No tracked bucket known (a table dropped since the last sweep):
             // the next sweep will know.
             NEVER => now.saturating_add(shared.sweep_every),
-            free_at => free_at.max(now.saturating_add(1)),
-        }
+            free_at => free_at,
+        };
+        let sweep_at = match shared.capacity_swept_at.load(Ordering::Relaxed) {
+            NEVER => now,
+            last => last.saturating_add(shared.reclaim_every),
+        };
+        free_at.max(sweep_at).max(now.saturating_add(1))
     }
 
     fn has_room(&self) -> bool {
@@ -299,10 +310,20 @@ impl MemoryStore {
             );
         }
         // A bucket known to be full again is room to be had now, at the time a
-        // refusal's Retry-After named. The sweep moves `next_free_at` past now,
-        // so this runs once per such time, not once per request.
-        let reclaimable = now >= shared.next_free_at.load(Ordering::Relaxed);
-        if due || reclaimable {
+        // refusal's Retry-After named. Under churn some bucket is always about
+        // to be full again, so one caller at most once per `reclaim_every`
+        // walks the tables: a stream of newcomers cannot make every request
+        // a sweep.
+        let reclaim = now >= shared.next_free_at.load(Ordering::Relaxed) && {
+            let last = shared.capacity_swept_at.load(Ordering::Relaxed);
+            (last == NEVER || now.saturating_sub(last) >= shared.reclaim_every)
+                && shared
+                    .capacity_swept_at
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+        };
+        if due || reclaim {
+            shared.capacity_swept_at.store(now, Ordering::Relaxed);
             self.sweep_all(now);
             if self.has_room() {
                 return match table.map.entry(self.slot(key)) {
@@ -456,6 +477,8 @@ impl MemoryStoreBuilder {
                 next_sweep: AtomicU64::new(sweep_every),
                 full_warned_at: AtomicU64::new(NEVER),
                 next_free_at: AtomicU64::new(NEVER),
+                capacity_swept_at: AtomicU64::new(NEVER),
+                reclaim_every: sweep_every.min(1_000_000_000),
                 tables: Mutex::new(Vec::new()),
             }),
         }
