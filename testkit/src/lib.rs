@@ -111,6 +111,21 @@ pub async fn send(
     }
 }
 
+/// [`send`] with the headers of a `HeaderMap` (a signer's output, say).
+pub async fn send_map(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Reply {
+    let pairs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    send(addr, method, path, &pairs, body).await
+}
+
 /// A GET with text headers.
 pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
     let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();

@@ -196,37 +196,28 @@ fn invalid_policies_are_refused_at_build() {
     );
 }
 
+/// A scheme the client wrote says nothing about the connection: neither an
+/// HTTP/1 absolute-form `GET https://example.com/` on a plain connection nor,
+/// over cleartext HTTP/2 (h2c), `:scheme https` (issue 13, item 7) gets HSTS.
 #[tokio::test]
-async fn an_http1_absolute_form_https_target_is_not_https() {
-    // `GET https://example.com/ HTTP/1.1` on a plain connection: the client
-    // wrote the scheme, the connection is cleartext.
-    let request = Request::get("https://example.com/").body(()).unwrap();
-    let response = SecurityHeadersLayer::web()
-        .layer(service_fn(|_req: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(()))
-        }))
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert!(!response.headers().contains_key("strict-transport-security"));
-}
-
-/// Issue 13, item 7: over cleartext HTTP/2 (h2c), `:scheme https` is the
-/// client's word and turns on neither HSTS nor the redirect's "already HTTPS".
-#[tokio::test]
-async fn an_http2_scheme_the_client_wrote_is_not_https() {
-    let request = Request::get("https://example.com/")
-        .version(http::Version::HTTP_2)
-        .body(())
-        .unwrap();
-    let response = SecurityHeadersLayer::web()
-        .layer(service_fn(|_req: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(()))
-        }))
-        .oneshot(request)
-        .await
-        .unwrap();
-    assert!(!response.headers().contains_key("strict-transport-security"));
+async fn a_scheme_the_client_wrote_is_not_https() {
+    for version in [http::Version::HTTP_11, http::Version::HTTP_2] {
+        let request = Request::get("https://example.com/")
+            .version(version)
+            .body(())
+            .unwrap();
+        let response = SecurityHeadersLayer::web()
+            .layer(service_fn(|_req: Request<()>| async {
+                Ok::<_, Infallible>(Response::new(()))
+            }))
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert!(
+            !response.headers().contains_key("strict-transport-security"),
+            "{version:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use axum::{Extension, Router};
 use http::{Request, StatusCode};
 use http_body_util::Full;
 use tower::{BoxError, Service, ServiceExt};
-use tower_claude_testkit::{http_client, listener, send, serve_axum};
+use tower_claude_testkit::{http_client, listener, send_map, serve_axum};
 use tower_claude_webhook::{
     AttemptError, AttemptFailure, DeliveryError, DeliveryPolicy, DeliveryReport, MemoryReplayCache,
     SendError, SignWebhookLayer, Signer, UnixClock, VerifiedWebhook, Verifier, VerifyWebhookLayer,
@@ -241,15 +241,7 @@ async fn the_receiver_refuses_what_it_must() {
     let (addr, seen) = receiver(vec![]).await;
     let signer = Signer::seed(WebhookSecret::new(SECRET).unwrap());
     let post = |headers: http::HeaderMap, body: &'static [u8]| async move {
-        let pairs: Vec<(String, Vec<u8>)> = headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-            .collect();
-        let refs: Vec<(&str, &[u8])> = pairs
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_slice()))
-            .collect();
-        send(addr, http::Method::POST, "/hook", &refs, body).await
+        send_map(addr, http::Method::POST, "/hook", &headers, body).await
     };
 
     let good = signer.sign("msg_e2e_1", now(), PAYLOAD);

@@ -12,7 +12,7 @@ use axum::{Extension, Router};
 use http::{HeaderMap, Method, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tower_claude_testkit::{send, serve_axum};
+use tower_claude_testkit::{send_map, serve_axum};
 use tower_claude_webhook::{
     MemoryReplayCache, Signer, VerifiedWebhook, Verifier, VerifyWebhookLayer, WebhookSecret,
 };
@@ -52,15 +52,7 @@ async fn deliver(
     headers: &HeaderMap,
     body: &[u8],
 ) -> tower_claude_testkit::Reply {
-    let pairs: Vec<(String, Vec<u8>)> = headers
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-        .collect();
-    let refs: Vec<(&str, &[u8])> = pairs
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
-    send(addr, Method::POST, "/hook", &refs, body).await
+    send_map(addr, Method::POST, "/hook", headers, body).await
 }
 
 /// Issue 13, item 1: two deliveries with the same body in the same second

@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use http::{Method, StatusCode};
 use tower_claude_testkit::redis::RedisServer;
-use tower_claude_testkit::{send, serve_axum};
+use tower_claude_testkit::{send_map, serve_axum};
 use tower_claude_webhook::{
     OnReplayCacheFailure, RedisReplayCache, Signer, VerifiedWebhook, Verifier, VerifyWebhookLayer,
     WebhookSecret,
@@ -28,15 +28,7 @@ async fn deliver(
     addr: std::net::SocketAddr,
     headers: &http::HeaderMap,
 ) -> tower_claude_testkit::Reply {
-    let pairs: Vec<(String, Vec<u8>)> = headers
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-        .collect();
-    let refs: Vec<(&str, &[u8])> = pairs
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
-        .collect();
-    send(addr, Method::POST, "/hook", &refs, b"{}").await
+    send_map(addr, Method::POST, "/hook", headers, b"{}").await
 }
 
 #[tokio::test]
