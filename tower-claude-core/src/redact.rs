@@ -6,8 +6,10 @@
 /// shown, except the user name of a well-formed `scheme://user:password@host`.
 /// The query string (where `redis+unix:///sock?pass=...` and many drivers carry
 /// a password) is replaced by `<redacted>`. Malformed input is redacted the
-/// same way: a password that contains `?`, `/` or `@`, a scheme written
-/// `redis:/` or `redis:`, or none at all, shows nothing of the userinfo.
+/// same way: a password that contains `/` or `@`, a scheme written `redis:/`
+/// or `redis:`, or none at all, shows nothing of the userinfo; where a `?` or
+/// `#` comes before the last `@` (a password holding it, or a query whose
+/// password holds an `@`), nothing after the scheme is shown.
 ///
 /// ```
 /// use tower_claude_core::redact_url;
@@ -22,6 +24,13 @@ pub fn redact_url(url: &str) -> String {
     let mut out = String::with_capacity(url.len() + 10);
     out.push_str(scheme);
     let host_and_rest = match rest.rfind('@') {
+        // A `?` or `#` before the last `@`: either the password holds it, or a
+        // query (which may carry a password with an `@` in it) began there.
+        // Nothing after the scheme can be shown safely.
+        Some(at) if rest[..at].contains(['?', '#']) => {
+            out.push_str("<redacted>");
+            return out;
+        }
         Some(at) => {
             let userinfo = &rest[..at];
             let well_formed = scheme.ends_with("://")
@@ -99,8 +108,10 @@ mod tests {
             ),
             ("redis//:PW@127.0.0.1:1/0", "<redacted>@127.0.0.1:1/0"),
             ("redis:PW@host", "redis:<redacted>@host"),
-            ("redis://:P?W@host:6379/0", "redis://<redacted>@host:6379/0"),
-            ("redis://app:P?W@host", "redis://<redacted>@host"),
+            ("redis://:P?W@host:6379/0", "redis://<redacted>"),
+            ("redis://app:P?W@host", "redis://<redacted>"),
+            // Found by the redact fuzz target: a query password holding `@`.
+            ("redis://host/0?pass=PW@H1&db=1", "redis://<redacted>"),
             ("redis://:P@W@host", "redis://<redacted>@host"),
             ("redis://:P/W@host/0", "redis://<redacted>@host/0"),
             ("redis://PW@host", "redis://<redacted>@host"),
@@ -108,10 +119,7 @@ mod tests {
                 "http://user:pass@example.com/hook",
                 "http://user:<redacted>@example.com/hook",
             ),
-            (
-                "http://user:pa#ss@example.com/hook",
-                "http://<redacted>@example.com/hook",
-            ),
+            ("http://user:pa#ss@example.com/hook", "http://<redacted>"),
             ("://:PW@x", "<redacted>@x"),
         ];
         for (input, want) in cases {

@@ -43,7 +43,18 @@ impl Decision {
     /// ```
     pub fn gcra(tat: u64, now: u64, interval: u64, tolerance: u64) -> (Self, NewTat) {
         let start = tat.max(now);
-        let new_tat = start.saturating_add(interval);
+        let Some(new_tat) = start.checked_add(interval) else {
+            // Past the last representable time (about 584 years of
+            // nanoseconds): saturating here would stop the bucket from ever
+            // draining, so refuse instead (found by a property test).
+            let decision = Self {
+                allowed: false,
+                remaining: 0,
+                reset_nanos: start - now,
+                retry_after_nanos: u64::MAX,
+            };
+            return (decision, None);
+        };
         let backlog = new_tat - now;
         if backlog > tolerance {
             let decision = Self {

@@ -1,0 +1,72 @@
+//! The Redis store gives the memory store's decisions for the same random
+//! request sequence (proptest against a real `redis-server`, run by CI).
+#![cfg(feature = "redis")]
+
+use std::time::Duration;
+
+use governor::clock::FakeRelativeClock;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use tower_claude_ratelimit::{
+    Check, ClientKey, Decision, MemoryStore, PolicyInfo, Quota, RateLimitStore, RedisStore,
+};
+use tower_claude_testkit::redis::RedisServer;
+
+async fn decide<S: RateLimitStore>(store: &S, bucket: &S::Bucket, key: &ClientKey) -> Decision {
+    match store.check(bucket, key) {
+        Check::Ready(answer) => answer.unwrap(),
+        Check::Pending(future) => future.await.unwrap(),
+    }
+}
+
+#[test]
+fn memory_and_redis_decide_alike_on_random_sequences() {
+    let redis = RedisServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let strategy = (
+        // Whole microseconds a token (Redis keeps microseconds), 1 µs to 10 s.
+        1u64..10_000_000,
+        1u32..200,
+        1u32..20,
+        prop::collection::vec((0u64..5_000_000, 1u8..6), 1..25),
+    );
+    let mut runner = TestRunner::new(Config::with_cases(48));
+    let case = std::sync::atomic::AtomicU32::new(0);
+    let compared = std::sync::atomic::AtomicU32::new(0);
+    runner
+        .run(&strategy, |(interval_us, count, burst, steps)| {
+            let case = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let window = Duration::from_micros(interval_us * u64::from(count));
+            let Ok(quota) = Quota::try_new(count, window).and_then(|q| q.try_burst(burst)) else {
+                return Ok(());
+            };
+            runtime.block_on(async {
+                let clock = FakeRelativeClock::default();
+                let memory = MemoryStore::builder().clock(clock.clone()).build();
+                let shared = RedisStore::builder(redis.url())
+                    .clock(clock.clone())
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .unwrap();
+                let policy = PolicyInfo::new_for_tests(&format!("parity-{case}"), quota);
+                let (m, r) = (memory.bucket(&policy), shared.bucket(&policy));
+                let key = ClientKey::ip("198.51.100.20".parse().unwrap());
+                for (advance_us, requests) in steps {
+                    clock.advance(Duration::from_micros(advance_us));
+                    for _ in 0..requests {
+                        let expected = decide(&memory, &m, &key).await;
+                        let actual = decide(&shared, &r, &key).await;
+                        prop_assert_eq!(actual, expected, "{:?} after +{} µs", quota, advance_us);
+                        compared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                Ok(())
+            })
+        })
+        .unwrap();
+    let compared = compared.into_inner();
+    assert!(compared > 200, "only {compared} decisions compared");
+}
