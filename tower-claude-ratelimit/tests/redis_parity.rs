@@ -1,5 +1,6 @@
-//! The Redis store gives the memory store's decisions for the same random
-//! request sequence (proptest against a real `redis-server`, run by CI).
+//! The Redis store gives the memory store's decisions for the same request
+//! sequence: a worked example, and random ones (proptest against a real
+//! `redis-server`, run by CI).
 #![cfg(feature = "redis")]
 
 use std::time::Duration;
@@ -16,6 +17,47 @@ async fn decide<S: RateLimitStore>(store: &S, bucket: &S::Bucket, key: &ClientKe
     match store.check(bucket, key) {
         Check::Ready(answer) => answer.unwrap(),
         Check::Pending(future) => future.await.unwrap(),
+    }
+}
+
+/// A memory store and a Redis store on one fake clock (Redis is given the
+/// clock's time rather than its own `TIME`), with a timeout for a busy machine.
+fn stores(redis: &RedisServer, clock: &FakeRelativeClock) -> (MemoryStore, RedisStore) {
+    let memory = MemoryStore::builder().clock(clock.clone()).build();
+    let shared = RedisStore::builder(redis.url())
+        .clock(clock.clone())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    (memory, shared)
+}
+
+#[tokio::test]
+async fn the_redis_store_answers_exactly_as_the_memory_store() {
+    let redis = RedisServer::start();
+    let clock = FakeRelativeClock::default();
+    let (memory, shared) = stores(&redis, &clock);
+    // 4 per second in bursts of 3: 250 ms a token, whole microseconds.
+    let policy = PolicyInfo::new_for_tests("parity", Quota::per_second(4).burst(3));
+    let (m, r) = (memory.bucket(&policy), shared.bucket(&policy));
+    let key = ClientKey::ip("198.51.100.20".parse().unwrap());
+    let steps: [(u64, usize); 8] = [
+        (0, 5),
+        (100, 2),
+        (150, 2),
+        (1000, 4),
+        (249, 1),
+        (1, 1),
+        (30, 3),
+        (5000, 4),
+    ];
+    for (advance_ms, requests) in steps {
+        clock.advance(Duration::from_millis(advance_ms));
+        for _ in 0..requests {
+            let expected = decide(&memory, &m, &key).await;
+            let actual = decide(&shared, &r, &key).await;
+            assert_eq!(actual, expected, "after +{advance_ms} ms");
+        }
     }
 }
 
@@ -45,12 +87,7 @@ fn memory_and_redis_decide_alike_on_random_sequences() {
             };
             runtime.block_on(async {
                 let clock = FakeRelativeClock::default();
-                let memory = MemoryStore::builder().clock(clock.clone()).build();
-                let shared = RedisStore::builder(redis.url())
-                    .clock(clock.clone())
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .unwrap();
+                let (memory, shared) = stores(&redis, &clock);
                 let policy = PolicyInfo::new_for_tests(&format!("parity-{case}"), quota);
                 let (m, r) = (memory.bucket(&policy), shared.bucket(&policy));
                 let key = ClientKey::ip("198.51.100.20".parse().unwrap());
