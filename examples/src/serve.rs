@@ -13,11 +13,14 @@
 //! | HTTP/2 keep-alive | PING every 20 s, 10 s to answer | an HTTP/2 peer that stopped answering |
 //! | [`Limits::idle_timeout`] | 60 s | a connection with no request open for that long: closed (HTTP/1 idles end at the head timeout already) |
 //! | [`Limits::max_connections`] | 4,096 | accepting past that waits until a connection closes |
+//! | [`Limits::max_connections_per_client`] | 256 | a client (an address, or an IPv6 `/64`) holding more: new ones are closed at once |
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
@@ -32,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 use tower::{Service, ServiceExt};
 use tower_claude_core::{
-    GrpcStatus, PeerAddr, Rejection, RequestHead, ResponseBody, SharedResponder,
+    GrpcStatus, Ipv6Prefix, PeerAddr, Rejection, RequestHead, ResponseBody, SharedResponder,
 };
 
 /// The per-connection limits.
@@ -50,6 +53,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections one client (an address, or an IPv6 `/64`) may hold at once,
+    /// so that one host cannot take every slot. Behind a proxy every
+    /// connection comes from the proxy: raise it there.
+    pub max_connections_per_client: usize,
     /// Whether to speak HTTP/2 only (gRPC).
     pub http2_only: bool,
 }
@@ -62,6 +69,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            max_connections_per_client: 256,
             http2_only: false,
         }
     }
@@ -91,6 +99,7 @@ pub async fn serve<S, B>(
 {
     let builder = Arc::new(builder(&limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     let (stop, stopped) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -113,6 +122,12 @@ pub async fn serve<S, B>(
                 }
             },
         };
+        let Some(held) = PerClient::admit(&clients, peer.ip(), limits.max_connections_per_client)
+        else {
+            tracing::debug!(%peer, "too many connections from this client: closing");
+            drop(stream);
+            continue;
+        };
         let first_request = Arc::new(Notify::new());
         let activity = Arc::new(Activity::new());
         let per_request = deadline(service.clone(), limits.request_timeout);
@@ -122,17 +137,20 @@ pub async fn serve<S, B>(
             seen.notify_one();
             request.extensions_mut().insert(PeerAddr(peer));
             request.extensions_mut().insert(ConnectInfo(peer));
+            // Open until the response body ends: a long stream (gRPC
+            // Health/Watch, a slow download) is activity, not idleness.
             let open = Open::new(Arc::clone(&active));
             let call = per_request.clone().oneshot(request);
             async move {
-                let _open = open;
-                call.await
+                let response = call.await?;
+                Ok::<_, Infallible>(response.map(|body| OpenBody::new(body, open)))
             }
         });
         let builder = Arc::clone(&builder);
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _held = held;
             let connection = builder.serve_connection(
                 TokioIo::new(stream),
                 TowerToHyperService::new(per_connection),
@@ -143,7 +161,8 @@ pub async fn serve<S, B>(
             let head = tokio::time::sleep(limits.head_timeout);
             tokio::pin!(head);
             let mut waiting_for_first = true;
-            let mut idle_check = tokio::time::interval(limits.idle_timeout / 4);
+            let mut idle_check =
+                tokio::time::interval((limits.idle_timeout / 4).max(Duration::from_millis(10)));
             loop {
                 tokio::select! {
                     result = connection.as_mut() => {
@@ -186,6 +205,41 @@ pub async fn serve<S, B>(
     .await;
 }
 
+/// One connection of a client, counted while it lives.
+struct PerClient {
+    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    key: IpAddr,
+}
+
+impl PerClient {
+    /// Counts a new connection of `ip`'s client, unless it holds `max` already.
+    fn admit(clients: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let key = Ipv6Prefix::DEFAULT.apply(ip);
+        let mut counts = clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(key).or_insert(0);
+        if *count >= max.max(1) {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            clients: Arc::clone(clients),
+            key,
+        })
+    }
+}
+
+impl Drop for PerClient {
+    fn drop(&mut self) {
+        let mut counts = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// The requests in flight on one connection, and when the last one ended.
 struct Activity {
     started: Instant,
@@ -216,6 +270,50 @@ impl Activity {
             .now_ms()
             .saturating_sub(self.last_end_ms.load(Ordering::Acquire));
         Duration::from_millis(since)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted as open until the body
+    /// ends (or is dropped with the connection).
+    struct OpenBody<B> {
+        #[pin]
+        body: B,
+        open: Option<Open>,
+    }
+}
+
+impl<B> OpenBody<B> {
+    fn new(body: B, open: Open) -> Self {
+        Self {
+            body,
+            open: Some(open),
+        }
+    }
+}
+
+impl<B: Body> Body for OpenBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let polled = this.body.poll_frame(cx);
+        if let std::task::Poll::Ready(None | Some(Err(_))) = &polled {
+            this.open.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -311,6 +409,117 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The second review: one host cannot take every connection slot.
+    #[tokio::test]
+    async fn one_client_holds_at_most_its_share_of_connections() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = tower::service_fn(|_: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from("ok"))))
+        });
+        let limits = Limits {
+            max_connections_per_client: 2,
+            ..Limits::default()
+        };
+        tokio::spawn(serve(listener, service, limits, std::future::pending()));
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        // Let the server count them before the third arrives.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::io::AsyncReadExt::read(&mut third, &mut buf),
+        )
+        .await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "the third connection was kept: {read:?}"
+        );
+        // A held one still serves.
+        let mut first = held.remove(0);
+        tokio::io::AsyncWriteExt::write_all(&mut first, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = tokio::io::AsyncReadExt::read(&mut first, &mut buf)
+            .await
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    }
+
+    /// The second review: a response still streaming is activity; the idle
+    /// timeout does not cut it.
+    #[tokio::test]
+    async fn a_long_stream_is_not_idle() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let service = tower::service_fn(|_: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Ticking::new(8, Duration::from_millis(200))))
+        });
+        // An idle connection would be shut down gracefully after 300 ms and
+        // dropped 500 ms later, well before the 1.6 s stream ends.
+        let limits = Limits {
+            idle_timeout: Duration::from_millis(300),
+            request_timeout: Duration::from_millis(500),
+            http2_only: true,
+            ..Limits::default()
+        };
+        tokio::spawn(serve(listener, service, limits, std::future::pending()));
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = Request::get(format!("http://{addr}/"))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await;
+        assert_eq!(body.unwrap().to_bytes().len(), 8, "the stream was cut");
+    }
+
+    /// A body of `left` one-byte frames, one every `every`.
+    struct Ticking {
+        left: usize,
+        every: Duration,
+        sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    }
+
+    impl Ticking {
+        fn new(left: usize, every: Duration) -> Self {
+            Self {
+                left,
+                every,
+                sleep: Box::pin(tokio::time::sleep(every)),
+            }
+        }
+    }
+
+    impl Body for Ticking {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            if self.left == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            std::task::ready!(self.sleep.as_mut().poll(cx));
+            self.left -= 1;
+            let every = self.every;
+            self.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::now() + every);
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"x")))))
+        }
+    }
 
     /// The attacker's review: an HTTP/2 connection that made one request and
     /// then sits idle (answering PINGs, as every client does) is closed after

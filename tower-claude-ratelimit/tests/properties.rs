@@ -161,3 +161,38 @@ fn a_bucket_at_the_end_of_time_refuses_rather_than_never_draining() {
     assert_eq!(tat, Some(u64::MAX));
     assert!(!Decision::gcra(u64::MAX, u64::MAX - 1, 1, 1).0.is_allowed());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// A model that shares no formula with the code: a full bucket admits
+    /// exactly its burst at one instant, and `delta` later exactly
+    /// `min(burst, delta / interval)` more.
+    #[test]
+    fn a_full_bucket_admits_its_burst_then_one_per_interval(
+        interval in 1u64..1_000_000_000_000,
+        burst in 1u64..200,
+        intervals in 0u64..400,
+        extra in any::<u64>(),
+    ) {
+        let tolerance = interval * burst;
+        let delta = intervals * interval + extra % interval;
+        let start = 1u64 << 50;
+        let admit_all = |tat: &mut u64, now: u64| {
+            let mut admitted = 0u64;
+            for _ in 0..burst + 5 {
+                let (decision, new_tat) = Decision::gcra(*tat, now, interval, tolerance);
+                if let Some(new_tat) = new_tat {
+                    *tat = new_tat;
+                    admitted += 1;
+                } else {
+                    prop_assert!(!decision.is_allowed());
+                }
+            }
+            Ok(admitted)
+        };
+        let mut tat = 0;
+        prop_assert_eq!(admit_all(&mut tat, start)?, burst);
+        prop_assert_eq!(admit_all(&mut tat, start + delta)?, burst.min(intervals));
+    }
+}

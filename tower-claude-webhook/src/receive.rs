@@ -72,7 +72,7 @@ struct ReceiveConfig {
     limit: usize,
     body_timeout: Duration,
     max_in_flight: usize,
-    /// Kibibytes of body memory left for unfinished bodies.
+    /// Bytes of body memory left for unfinished bodies.
     in_flight: Arc<Semaphore>,
     responder: SharedResponder,
     refusal_log: Arc<LogThrottle>,
@@ -88,7 +88,7 @@ impl VerifyWebhookLayer {
                 limit: DEFAULT_RECEIVE_LIMIT,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-                in_flight: Arc::new(Semaphore::new(kib(DEFAULT_MAX_IN_FLIGHT))),
+                in_flight: Arc::new(Semaphore::new(permits(DEFAULT_MAX_IN_FLIGHT))),
                 responder: SharedResponder::default(),
                 refusal_log: Arc::new(LogThrottle::standard()),
             }),
@@ -100,10 +100,11 @@ impl VerifyWebhookLayer {
     pub fn max_body(mut self, bytes: usize) -> Self {
         let config = Arc::make_mut(&mut self.config);
         config.limit = bytes;
-        // One whole body always fits the in-flight budget.
-        if config.max_in_flight < bytes {
-            config.max_in_flight = bytes;
-            config.in_flight = Arc::new(Semaphore::new(kib(bytes)));
+        // One whole body (its buffer may double once while growing) always
+        // fits the in-flight budget.
+        if config.max_in_flight < bytes.saturating_mul(2) {
+            config.max_in_flight = bytes.saturating_mul(2);
+            config.in_flight = Arc::new(Semaphore::new(permits(bytes.saturating_mul(2))));
         }
         self
     }
@@ -117,22 +118,23 @@ impl VerifyWebhookLayer {
     }
 
     /// The memory all unfinished bodies of this layer (and its clones) may
-    /// hold at once (default 16 MiB, never less than one whole body). Bodies
+    /// hold at once (default 16 MiB, never less than twice the largest body, as a
+    /// buffer may double once while growing). Bodies
     /// are charged as their bytes arrive, so a connection that announces a
     /// large body and stalls holds only what it sent; a request whose next
     /// chunk does not fit gets 503 with `Retry-After`.
     #[must_use]
     pub fn max_in_flight(mut self, bytes: usize) -> Self {
         let config = Arc::make_mut(&mut self.config);
-        config.max_in_flight = bytes.max(config.limit);
-        config.in_flight = Arc::new(Semaphore::new(kib(config.max_in_flight)));
+        config.max_in_flight = bytes.max(config.limit.saturating_mul(2));
+        config.in_flight = Arc::new(Semaphore::new(permits(config.max_in_flight)));
         self
     }
 }
 
-/// Bytes in whole kibibytes, rounded up, as semaphore permits.
-fn kib(bytes: usize) -> usize {
-    bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS)
+/// Bytes as semaphore permits, one a byte.
+fn permits(bytes: usize) -> usize {
+    bytes.min(Semaphore::MAX_PERMITS)
 }
 
 impl<S> Layer<S> for VerifyWebhookLayer {
@@ -278,9 +280,11 @@ impl ReceiveConfig {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let mut body = std::pin::pin!(body);
+        // Grown as bytes arrive, never allocated for what a client only
+        // announced; the budget is charged for the buffer's real capacity.
         let mut bytes = BytesMut::new();
         let mut charge: Option<OwnedSemaphorePermit> = None;
-        let mut charged_kib = 0usize;
+        let mut charged = 0usize;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|_| {
                 Box::new(Rejection::bad_request(
@@ -295,13 +299,14 @@ impl ReceiveConfig {
             if total > self.limit {
                 return Err(self.too_large());
             }
-            let needed = kib(total).saturating_sub(charged_kib);
+            bytes.reserve(data.remaining());
+            let needed = bytes.capacity().saturating_sub(charged);
             if needed > 0 {
-                let permits = u32::try_from(needed).unwrap_or(u32::MAX);
+                let permits = u32::try_from(needed).map_err(|_| self.too_large())?;
                 let Ok(more) = Arc::clone(&self.in_flight).try_acquire_many_owned(permits) else {
                     return Err(self.busy());
                 };
-                charged_kib += needed;
+                charged += needed;
                 match charge.as_mut() {
                     Some(held) => held.merge(more),
                     None => charge = Some(more),

@@ -10,6 +10,7 @@ use axum::{Extension, Router};
 use clap::Parser;
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
+use tower_claude_ratelimit::{Quota, RateLimitLayer};
 use tower_claude_webhook::{
     MemoryReplayCache, VerifiedWebhook, Verifier, VerifyWebhookLayer, WebhookSecret,
 };
@@ -83,6 +84,9 @@ async fn main() -> ExitCode {
     if let Ok(addr) = listener.local_addr() {
         eprintln!("webhook-receiver listening on http://{addr}");
     }
+    // Per client address, so that one sender of forged messages cannot take
+    // the receiver's body budget from everyone.
+    let app = app.layer(RateLimitLayer::per_ip(Quota::per_minute(600)));
     serve(listener, app, Limits::default(), shutdown_signal()).await;
     ExitCode::SUCCESS
 }

@@ -158,6 +158,17 @@ pub fn check(data: &[u8]) {
     if matches!(input.kind, Kind::XRealIp) {
         if headers.get_all(name).iter().count() != 1 {
             assert_eq!(resolved, peer, "several X-Real-IP lines were believed");
+        } else if let [single] = modelled.as_slice() {
+            // One line holding one entry from a trusted peer: that address,
+            // or the peer when it is not one.
+            if exact {
+                assert_eq!(resolved, single.map_or(peer, canonical_ip), "{headers:?}");
+            }
+        } else if exact {
+            assert_eq!(
+                resolved, peer,
+                "a list in X-Real-IP was believed: {headers:?}"
+            );
         }
         return;
     }

@@ -176,6 +176,9 @@ impl MemoryStore {
             registry.retain(|table| table.strong_count() > 0);
             registry.iter().filter_map(Weak::upgrade).collect()
         };
+        // Forgotten first and lowered at the end, so a client added to a table
+        // this sweep has already passed keeps the lower time it set.
+        self.shared.next_free_at.store(NEVER, Ordering::Relaxed);
         let mut forgotten = 0;
         let mut next_free_at = NEVER;
         for table in &tables {
@@ -185,7 +188,7 @@ impl MemoryStore {
         }
         self.shared
             .next_free_at
-            .store(next_free_at, Ordering::Relaxed);
+            .fetch_min(next_free_at, Ordering::Relaxed);
         tracing::debug!(
             target: "tower_claude_ratelimit",
             forgotten,
