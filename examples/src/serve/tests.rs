@@ -1,0 +1,185 @@
+//! The loop's limits, on real sockets.
+
+use http::StatusCode;
+
+use super::*;
+
+/// Serves `service` with `limits` on a free loopback port.
+async fn start<S, B>(service: S, limits: Limits) -> std::net::SocketAddr
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, service, limits, std::future::pending()));
+    addr
+}
+
+/// `GET /` over a new HTTP/2 connection; the connection's task ends when the
+/// server closes it.
+async fn h2_get(
+    addr: std::net::SocketAddr,
+) -> (
+    Response<Incoming>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = Request::get(format!("http://{addr}/"))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    (sender.send_request(request).await.unwrap(), connection)
+}
+
+/// The second review: one host cannot take every connection slot.
+#[tokio::test]
+async fn one_client_holds_at_most_its_share_of_connections() {
+    let service = tower::service_fn(|_: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from("ok"))))
+    });
+    let limits = Limits {
+        max_connections_per_client: 2,
+        ..Limits::default()
+    };
+    let addr = start(service, limits).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // Let the server count them before the third arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut third, &mut buf),
+    )
+    .await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the third connection was kept: {read:?}"
+    );
+    // A held one still serves.
+    let mut first = held.remove(0);
+    tokio::io::AsyncWriteExt::write_all(&mut first, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let n = tokio::io::AsyncReadExt::read(&mut first, &mut buf)
+        .await
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+}
+
+/// The second review: a response still streaming is activity; the idle
+/// timeout does not cut it.
+#[tokio::test]
+async fn a_long_stream_is_not_idle() {
+    let service = tower::service_fn(|_: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new(Ticking::new(8, Duration::from_millis(200))))
+    });
+    // An idle connection would be shut down gracefully after 300 ms and
+    // dropped 500 ms later, well before the 1.6 s stream ends.
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        request_timeout: Duration::from_millis(500),
+        http2_only: true,
+        ..Limits::default()
+    };
+    let addr = start(service, limits).await;
+    let (response, _connection) = h2_get(addr).await;
+    let body = http_body_util::BodyExt::collect(response.into_body()).await;
+    assert_eq!(body.unwrap().to_bytes().len(), 8, "the stream was cut");
+}
+
+/// A body of `left` one-byte frames, one every `every`.
+struct Ticking {
+    left: usize,
+    every: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Ticking {
+    fn new(left: usize, every: Duration) -> Self {
+        Self {
+            left,
+            every,
+            sleep: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+}
+
+impl Body for Ticking {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(self.sleep.as_mut().poll(cx));
+        self.left -= 1;
+        let every = self.every;
+        self.sleep
+            .as_mut()
+            .reset(tokio::time::Instant::now() + every);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from_static(b"x")))))
+    }
+}
+
+/// The attacker's review: an HTTP/2 connection that made one request and
+/// then sits idle (answering PINGs, as every client does) is closed after
+/// the idle timeout rather than holding a connection slot forever.
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let service = tower::service_fn(|_: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from("ok"))))
+    });
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(800),
+        http2_only: true,
+        ..Limits::default()
+    };
+    let addr = start(service, limits).await;
+    let (response, closed) = h2_get(addr).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let ended = tokio::time::timeout(Duration::from_secs(20), closed).await;
+    assert!(
+        ended.is_ok(),
+        "the idle connection was still open after 20 s"
+    );
+}
+
+async fn never_answers(_: Request<()>) -> Result<Response<String>, Infallible> {
+    std::future::pending().await
+}
+
+/// Issue 13, item 6: a request is answered within the deadline, HTTP with
+/// 503 and gRPC with `DEADLINE_EXCEEDED`, never left hanging.
+#[tokio::test(start_paused = true)]
+async fn a_request_past_its_deadline_is_answered() {
+    let service = deadline(tower::service_fn(never_answers), Duration::from_secs(30));
+    let response = service.clone().oneshot(Request::new(())).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    let grpc = Request::builder()
+        .version(http::Version::HTTP_2)
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    let response = service.oneshot(grpc).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["grpc-status"], "4");
+}
