@@ -58,4 +58,4 @@ pub use replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture}
 pub use scheme::{Scheme, Signer, names};
 pub use secret::{STANDARD_SECRET_PREFIX, SecretError, WebhookSecret};
 pub use sign_layer::{Attempt, DEFAULT_MAX_BODY, SentWebhook, SignWebhook, SignWebhookLayer};
-pub use verify::{DEFAULT_TOLERANCE, VerifiedWebhook, Verifier, VerifyError};
+pub use verify::{DEFAULT_TOLERANCE, Delivery, VerifiedWebhook, Verifier, VerifyError};

@@ -200,10 +200,13 @@ where
                 Ok(webhook) => webhook,
                 Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
             };
-            match config.verifier.is_processed(&webhook, &bytes).await {
-                Ok(false) => {}
-                Ok(true) => return Ok(duplicate(&webhook)),
-                Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
+            let delivery = config.verifier.delivery(&webhook, &bytes);
+            if let Some(delivery) = &delivery {
+                match config.verifier.is_processed(delivery).await {
+                    Ok(false) => {}
+                    Ok(true) => return Ok(duplicate(&webhook)),
+                    Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
+                }
             }
             tracing::debug!(
                 target: "tower_claude_webhook",
@@ -213,10 +216,11 @@ where
             );
             parts.extensions.insert(webhook.clone());
             let response = inner
-                .call(Request::from_parts(parts, B::from(bytes.clone())))
+                .call(Request::from_parts(parts, B::from(bytes)))
                 .await?;
             if response.status().is_success()
-                && let Err(error) = config.verifier.remember_processed(&webhook, &bytes).await
+                && let Some(delivery) = &delivery
+                && let Err(error) = config.verifier.remember_processed(delivery).await
             {
                 tracing::warn!(
                     target: "tower_claude_webhook",

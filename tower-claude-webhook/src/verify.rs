@@ -206,74 +206,71 @@ impl Verifier {
         self
     }
 
-    /// Whether `webhook`'s delivery (with `body`) was already processed (its
-    /// id remembered by [`remember_processed`](Self::remember_processed)): the
-    /// sender's new attempt of it. The id is only a hint, asked only of a
-    /// message whose signature verified and whose signed content is new; it can
-    /// never make a message acceptable.
+    /// The delivery `webhook` (with `body`) belongs to, for the duplicate
+    /// check: computed once, then asked with
+    /// [`is_processed`](Self::is_processed) before the handler and recorded
+    /// with [`remember_processed`](Self::remember_processed) after it.
     ///
-    /// The seed scheme does not sign its delivery id, so there a delivery is
-    /// the id *and the body*: someone who resends a captured message under
-    /// another id marks only that id with that body as processed, never a
-    /// different delivery. A body-only message (no signed time) is never
-    /// treated as a duplicate.
-    ///
-    /// # Errors
-    /// The replay cache could not answer.
-    pub async fn is_processed(
-        &self,
-        webhook: &VerifiedWebhook,
-        body: &[u8],
-    ) -> Result<bool, VerifyError> {
-        let (Some(cache), Some(key)) = (&self.replay, self.delivery_key(webhook, body)) else {
-            return Ok(false);
-        };
-        cache
-            .contains(&key)
-            .await
-            .map_err(VerifyError::ReplayCacheUnavailable)
-    }
-
-    /// Remembers that `webhook`'s delivery was processed, for the duplicate
-    /// window. Only deliveries whose handler succeeded are remembered, so a
-    /// failed one is run again when the sender retries.
-    ///
-    /// # Errors
-    /// The replay cache could not record it.
-    pub async fn remember_processed(
-        &self,
-        webhook: &VerifiedWebhook,
-        body: &[u8],
-    ) -> Result<(), VerifyError> {
-        let (Some(cache), Some(key)) = (&self.replay, self.delivery_key(webhook, body)) else {
-            return Ok(());
-        };
-        cache
-            .first_seen(&key, self.duplicate_window.unwrap_or(self.replay_ttl()))
-            .await
-            .map(|_| ())
-            .map_err(VerifyError::ReplayCacheUnavailable)
-    }
-
-    /// The cache key of a delivery: namespaced apart from signed content
-    /// (hex), and only for ids of a sane size and alphabet; others get no
-    /// duplicate check. In the seed scheme the body's digest is part of it,
-    /// since the id is not signed.
-    fn delivery_key(&self, webhook: &VerifiedWebhook, body: &[u8]) -> Option<String> {
+    /// The delivery id is only a hint, asked only of a message whose signature
+    /// verified and whose signed content is new; it can never make a message
+    /// acceptable. The seed scheme does not sign its delivery id, so there a
+    /// delivery is the id *and the body* (its SHA-256): someone who resends a
+    /// captured message under another id marks only that id with that body as
+    /// processed, never a different delivery. A body-only message (no signed
+    /// time), an id longer than 256 bytes or with bytes outside visible ASCII,
+    /// and a verifier without a replay cache get `None`: no duplicate check.
+    pub fn delivery(&self, webhook: &VerifiedWebhook, body: &[u8]) -> Option<Delivery> {
+        self.replay.as_ref()?;
         let id = webhook.delivery_id.as_deref()?;
         let sane =
             (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
         if !sane {
             return None;
         }
-        match self.scheme {
-            Scheme::Standard => Some(format!("delivery:{id}")),
+        let key = match self.scheme {
+            Scheme::Standard => format!("delivery:{id}"),
             Scheme::Seed => {
                 webhook.timestamp?;
                 let digest = Sha256::digest(body);
-                Some(format!("delivery:{id}:{}", hex(&digest[..16])))
+                format!("delivery:{id}:{}", hex(&digest[..16]))
             }
-        }
+        };
+        Some(Delivery(key))
+    }
+
+    /// Whether `delivery` was already processed: the sender's new attempt of
+    /// it.
+    ///
+    /// # Errors
+    /// The replay cache could not answer.
+    pub async fn is_processed(&self, delivery: &Delivery) -> Result<bool, VerifyError> {
+        let Some(cache) = &self.replay else {
+            return Ok(false);
+        };
+        cache
+            .contains(&delivery.0)
+            .await
+            .map_err(VerifyError::ReplayCacheUnavailable)
+    }
+
+    /// Remembers that `delivery` was processed, for the duplicate window.
+    /// Only deliveries whose handler succeeded are remembered, so a failed one
+    /// is run again when the sender retries.
+    ///
+    /// # Errors
+    /// The replay cache could not record it.
+    pub async fn remember_processed(&self, delivery: &Delivery) -> Result<(), VerifyError> {
+        let Some(cache) = &self.replay else {
+            return Ok(());
+        };
+        cache
+            .first_seen(
+                &delivery.0,
+                self.duplicate_window.unwrap_or(self.replay_ttl()),
+            )
+            .await
+            .map(|_| ())
+            .map_err(VerifyError::ReplayCacheUnavailable)
     }
 
     /// Signed content is remembered for the whole span in which its
@@ -500,6 +497,10 @@ impl Verifier {
         }
     }
 }
+
+/// One delivery, as the duplicate check knows it (see [`Verifier::delivery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery(String);
 
 /// What a message's headers claim, before its body is read.
 struct Claim<'h> {
