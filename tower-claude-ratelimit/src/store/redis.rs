@@ -12,18 +12,13 @@ use governor::clock::Clock;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 
-use tower_claude_core::redact_url;
+use tower_claude_core::{WarnOnce, redact_url};
 
 use super::memory::{MemoryBucket, MemoryStore};
 use super::time::Time;
 use super::{Check, PolicyInfo, RateLimitStore, StoreError};
 use crate::decision::Decision;
 use crate::key::ClientKey;
-
-/// A warning time meaning "never warned": the first warning is written at
-/// once, even when the clock (which may start at zero) has not reached an
-/// interval yet.
-const NEVER: u64 = u64::MAX;
 
 /// The GCRA step of [`Decision::gcra`] in microseconds, atomically on one key.
 ///
@@ -157,7 +152,8 @@ struct Inner {
     deny_capacity: usize,
     deny_swept_at: AtomicU64,
     stats: RedisStats,
-    warned_at: AtomicU64,
+    /// The failure warning: the first at once, then at most every 10 s.
+    warn: WarnOnce,
     display_url: String,
 }
 
@@ -365,7 +361,7 @@ impl RedisStoreBuilder {
                 deny_capacity: self.deny_capacity,
                 deny_swept_at: AtomicU64::new(0),
                 stats: RedisStats::default(),
-                warned_at: AtomicU64::new(NEVER),
+                warn: WarnOnce::new(Duration::from_secs(10)),
                 display_url,
             }),
         }
@@ -519,14 +515,7 @@ impl Inner {
         why: &str,
     ) -> Result<Decision, StoreError> {
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        let now = self.local.now();
-        let warned = self.warned_at.load(Ordering::Relaxed);
-        if (warned == NEVER || now.saturating_sub(warned) >= 10_000_000_000)
-            && self
-                .warned_at
-                .compare_exchange(warned, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.warn.due() {
             tracing::warn!(
                 target: "tower_claude_ratelimit",
                 redis = %self.display_url,
