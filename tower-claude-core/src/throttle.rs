@@ -79,10 +79,7 @@ impl LogThrottle {
         let interval = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX);
         let mut reasons = self.reasons.lock().unwrap_or_else(PoisonError::into_inner);
         // Reasons are a handful of static codes: a scan beats a hash here.
-        let index = match reasons
-            .iter()
-            .position(|w| std::ptr::eq(w.reason, reason) || w.reason == reason)
-        {
+        let index = match reasons.iter().position(|w| w.reason == reason) {
             Some(index) => index,
             None => {
                 reasons.push(Window {
