@@ -3,7 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tower_claude_webhook::{Scheme, Signer, WebhookSecret};
+use tower_claude_webhook::{Scheme, WebhookSecret, sign::Signer};
 
 /// The secret every scenario signs with.
 pub const SECRET: &str = "benchmark-secret-0123456789abcdef";
@@ -44,8 +44,8 @@ fn hex(bytes: &[u8]) -> String {
 pub fn signer(scenario: &str) -> Signer {
     let secret = WebhookSecret::new(SECRET).expect("a secret");
     match scenario {
-        "seed-256" => Signer::seed(secret).body_signature(false),
-        "seed" => Signer::seed(secret),
+        "seed-256" => Signer::x_webhook(secret).body_signature(false),
+        "seed" => Signer::x_webhook(secret),
         "standard" => Signer::with_secrets(Scheme::Standard, [secret]),
         other => panic!("unknown signer {other}"),
     }

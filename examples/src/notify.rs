@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Uri};
+use http::Uri;
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -13,11 +13,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
-use tower_claude_webhook::{
-    DeliveryError, DeliveryPolicy, DeliveryReport, SignWebhookLayer, Signer, WebhookClient,
-    WebhookSecret, names, new_delivery_id, webhook_client,
+use tower_claude_webhook::WebhookSecret;
+use tower_claude_webhook::deliver::{
+    DeliveryError, DeliveryId, DeliveryReport, PlainHttp, RetryPolicy, Webhook, WebhookSender,
 };
+use tower_claude_webhook::sign::Signer;
 
 /// An HTTP(S) client over rustls with the web PKI roots.
 pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -28,7 +28,7 @@ pub const MAX_BACKGROUND_DELIVERIES: usize = 64;
 /// Signs and delivers webhooks to one URL.
 #[derive(Clone)]
 pub struct Notifier {
-    client: WebhookClient<HttpsClient>,
+    sender: WebhookSender<HttpsClient>,
     url: Uri,
     /// Deliveries running now, each holding a permit until it ends.
     running: Arc<Semaphore>,
@@ -80,7 +80,7 @@ impl Outcome {
 }
 
 impl Notifier {
-    /// Delivers to `url`, signed with `secret` in the seed scheme, with the
+    /// Delivers to `url`, signed with `secret` in the `X-Webhook-*` scheme, with the
     /// default retry policy. Plain `http://` targets only with `allow_insecure`.
     ///
     /// # Errors
@@ -89,7 +89,7 @@ impl Notifier {
         url: &str,
         secret: &str,
         allow_insecure: bool,
-        policy: DeliveryPolicy,
+        policy: RetryPolicy,
     ) -> Result<Self, String> {
         // The URL may carry a password: errors show it redacted.
         let shown = tower_claude_core::redact_url(url);
@@ -107,10 +107,6 @@ impl Notifier {
             _ => return Err(format!("webhook URL {shown} must be absolute http(s)://")),
         }
         let secret = WebhookSecret::new(secret).map_err(|e| format!("webhook secret: {e}"))?;
-        let mut sign = SignWebhookLayer::new(Signer::seed(secret)).event("notify");
-        if allow_insecure {
-            sign = sign.allow_insecure();
-        }
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -118,7 +114,13 @@ impl Notifier {
             .build();
         let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
-            client: webhook_client(http, sign, policy),
+            sender: WebhookSender::new(http, Signer::x_webhook(secret))
+                .retry_policy(policy)
+                .plain_http(if allow_insecure {
+                    PlainHttp::Anywhere
+                } else {
+                    PlainHttp::Refused
+                }),
             url,
             running: Arc::new(Semaphore::new(MAX_BACKGROUND_DELIVERIES)),
         })
@@ -137,15 +139,11 @@ impl Notifier {
         let Ok(permit) = Arc::clone(&self.running).try_acquire_owned() else {
             return Answer::Busy;
         };
-        // Chosen here, so that a 202 can name the delivery it started.
-        let delivery_id = new_delivery_id();
-        let notifier = self.clone();
-        let (event, content_type) = (event.to_owned(), content_type.to_owned());
-        let id = delivery_id.clone();
+        let webhook = self.webhook(event, content_type, body);
+        let delivery_id = webhook.id().to_string();
+        let sender = self.sender.clone();
         let mut delivery = tokio::spawn(async move {
-            let outcome = notifier
-                .deliver(Some(&id), &event, &content_type, body)
-                .await;
+            let outcome = Outcome::from(sender.send(webhook).await);
             drop(permit);
             tracing::info!(
                 delivery_id = %outcome.delivery_id,
@@ -171,62 +169,38 @@ impl Notifier {
 
     /// Sends `body` as event `event`, waiting for the delivery to end.
     pub async fn send(&self, event: &str, content_type: &str, body: Bytes) -> Outcome {
-        self.deliver(None, event, content_type, body).await
+        Outcome::from(
+            self.sender
+                .send(self.webhook(event, content_type, body))
+                .await,
+        )
     }
 
-    async fn deliver(
-        &self,
-        delivery_id: Option<&str>,
-        event: &str,
-        content_type: &str,
-        body: Bytes,
-    ) -> Outcome {
-        let mut request = Request::post(self.url.clone())
-            .header(http::header::CONTENT_TYPE, content_type)
-            .header(names::X_WEBHOOK_EVENT, event);
-        if let Some(id) = delivery_id {
-            request = request.header(names::X_WEBHOOK_DELIVERY_ID, id);
-        }
-        let request = request.body(Full::new(body));
-        let request = match request {
-            Ok(request) => request,
-            Err(error) => {
-                return Outcome {
-                    delivery_id: String::new(),
-                    attempts: 0,
-                    status: None,
-                    error: Some(format!("invalid event or content type: {error}")),
-                };
-            }
-        };
-        match self.client.clone().oneshot(request).await {
-            Ok(response) => match response.extensions().get::<DeliveryReport>() {
-                Some(report) => Outcome {
-                    delivery_id: report.delivery_id.clone(),
-                    attempts: report.attempts,
-                    status: Some(report.status.as_u16()),
-                    error: None,
-                },
-                None => Outcome {
-                    delivery_id: String::new(),
-                    attempts: 1,
-                    status: Some(response.status().as_u16()),
-                    error: None,
-                },
+    fn webhook(&self, event: &str, content_type: &str, body: Bytes) -> Webhook {
+        // The id is chosen here, so that a 202 can name the delivery it started.
+        Webhook::new(self.url.clone(), body)
+            .event(event)
+            .content_type(content_type)
+            .delivery_id(DeliveryId::random())
+    }
+}
+
+impl From<Result<DeliveryReport, DeliveryError>> for Outcome {
+    fn from(result: Result<DeliveryReport, DeliveryError>) -> Self {
+        match result {
+            Ok(report) => Self {
+                delivery_id: report.delivery_id.to_string(),
+                attempts: report.attempts,
+                status: Some(report.status.as_u16()),
+                error: None,
             },
-            Err(error) => match error.downcast_ref::<DeliveryError>() {
-                Some(failed) => Outcome {
-                    delivery_id: failed.delivery_id().to_owned(),
-                    attempts: failed.attempts(),
-                    status: None,
-                    error: Some(failed.to_string()),
-                },
-                None => Outcome {
-                    delivery_id: String::new(),
-                    attempts: 0,
-                    status: None,
-                    error: Some(error.to_string()),
-                },
+            // The receiver's own answer is reported as its status, not as an
+            // error of ours (a 400, or the last 503 when retries ran out).
+            Err(error) => Self {
+                delivery_id: error.delivery_id().to_string(),
+                attempts: error.attempts(),
+                status: error.status().map(|s| s.as_u16()),
+                error: error.status().is_none().then(|| error.to_string()),
             },
         }
     }

@@ -11,9 +11,11 @@ use axum::{Extension, Json, Router};
 use serde_json::json;
 use tower_claude_auth::Authenticated;
 use tower_claude_headers::CspNonce;
+use tower_claude_webhook::deliver::RetryPolicy;
 use tower_claude_webhook::{
-    DeliveryPolicy, MemoryReplayCache, RedisReplayCache, VerifiedWebhook, Verifier,
-    VerifyWebhookLayer, WebhookSecret, names,
+    WebhookSecret, names,
+    replay::{MemoryReplayCache, RedisReplayCache},
+    verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer},
 };
 
 use crate::config::ServerArgs;
@@ -43,7 +45,7 @@ struct AppState {
 /// # Errors
 /// A bad credential, rate, webhook URL or secret.
 pub fn reference_app(args: &ServerArgs) -> Result<ReferenceApp, StartError> {
-    reference_app_with(args, DeliveryPolicy::default())
+    reference_app_with(args, RetryPolicy::default())
 }
 
 /// [`reference_app`] with the retry policy of `/api/notify` given (tests
@@ -53,7 +55,7 @@ pub fn reference_app(args: &ServerArgs) -> Result<ReferenceApp, StartError> {
 /// A bad credential, rate, webhook URL or secret.
 pub fn reference_app_with(
     args: &ServerArgs,
-    policy: DeliveryPolicy,
+    policy: RetryPolicy,
 ) -> Result<ReferenceApp, StartError> {
     let stack = Stack::new(args, &PUBLIC_ROUTES)?;
     let notifier = match (&args.webhook_url, &args.webhook_secret) {
@@ -71,7 +73,7 @@ pub fn reference_app_with(
         Some(secret) => {
             let secret = WebhookSecret::new(secret.clone())
                 .map_err(|e| StartError(format!("--webhook-secret: {e}")))?;
-            let verifier = Verifier::seed(secret);
+            let verifier = Verifier::x_webhook(secret);
             // With Redis, a delivery accepted by one instance is refused by all.
             let verifier = match &args.redis_url {
                 Some(url) => verifier.replay_cache(

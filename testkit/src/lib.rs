@@ -65,8 +65,11 @@ pub const BYPASS_SHAPES: &[&str] = &[
     "/health/.",
 ];
 
+/// The plain-HTTP client of [`http_client`].
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
 /// A plain HTTP/1 client.
-pub fn http_client() -> Client<HttpConnector, Full<Bytes>> {
+pub fn http_client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 

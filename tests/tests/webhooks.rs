@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use tower_claude_examples::config::{Rate, ServerArgs};
 use tower_claude_examples::web::reference_app_with;
 use tower_claude_testkit::{http_client, send, serve_axum};
-use tower_claude_webhook::DeliveryPolicy;
+use tower_claude_webhook::deliver::RetryPolicy;
 
 const SECRET: &str = "shared webhook secret";
 
@@ -38,15 +38,15 @@ fn args() -> ServerArgs {
     }
 }
 
-fn quick_retries() -> DeliveryPolicy {
-    DeliveryPolicy::default()
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default()
         .base_delay(Duration::from_millis(50))
         .max_delay(Duration::from_millis(200))
         .attempt_timeout(Duration::from_secs(10))
 }
 
 async fn receiver() -> SocketAddr {
-    let app = reference_app_with(&args(), DeliveryPolicy::default()).unwrap();
+    let app = reference_app_with(&args(), RetryPolicy::default()).unwrap();
     serve_axum(app.router).await
 }
 

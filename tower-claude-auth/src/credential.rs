@@ -44,16 +44,8 @@ impl Credential {
     /// # Errors
     /// [`CredentialError::InvalidSha256`] unless `hex` is 64 hex digits.
     pub fn sha256_hex(hex: &str) -> Result<Self, CredentialError> {
-        let hex = hex.trim();
-        if hex.len() != 64 {
-            return Err(CredentialError::InvalidSha256);
-        }
-        let mut digest = [0u8; 32];
-        for (i, pair) in hex.as_bytes().chunks_exact(2).enumerate() {
-            let high = hex_value(pair[0]).ok_or(CredentialError::InvalidSha256)?;
-            let low = hex_value(pair[1]).ok_or(CredentialError::InvalidSha256)?;
-            digest[i] = high << 4 | low;
-        }
+        let digest = tower_claude_core::encoding::decode_hex::<32>(hex.trim())
+            .ok_or(CredentialError::InvalidSha256)?;
         Ok(Self {
             kind: Kind::Sha256(digest),
         })
@@ -138,15 +130,6 @@ impl Credential {
 
     pub(crate) fn kind(&self) -> &Kind {
         &self.kind
-    }
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
     }
 }
 

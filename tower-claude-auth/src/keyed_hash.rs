@@ -21,22 +21,9 @@ pub(crate) struct TokenHasher {
 
 impl TokenHasher {
     pub(crate) fn random() -> Self {
-        let mut key = [0u8; 16];
-        if getrandom::fill(&mut key).is_err() {
-            // The OS refused randomness (no getrandom syscall and no
-            // /dev/urandom). std's RandomState draws its keys from the OS too, by
-            // other means; hashing through two of them still yields keys nobody
-            // outside the process knows.
-            let a = std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64);
-            let b = std::collections::hash_map::RandomState::new().hash_one(0xfeed_u64);
-            key[..8].copy_from_slice(&a.to_le_bytes());
-            key[8..].copy_from_slice(&b.to_le_bytes());
-        }
-        let (k0, k1) = key.split_at(8);
-        Self {
-            k0: u64::from_le_bytes(k0.try_into().unwrap_or_default()),
-            k1: u64::from_le_bytes(k1.try_into().unwrap_or_default()),
-        }
+        // Nobody outside the process can aim two tokens at one cache slot.
+        let (k0, k1) = tower_claude_core::random::random_key();
+        Self { k0, k1 }
     }
 
     pub(crate) fn hash(&self, token: &[u8]) -> TokenHash {

@@ -36,8 +36,10 @@
 
 mod body;
 mod client_ip;
+pub mod encoding;
 mod error;
 mod path;
+pub mod random;
 mod redact;
 mod rejection;
 mod throttle;
@@ -48,7 +50,7 @@ pub use client_ip::{
     MissingPeerAddr, PeerAddr, TlsConnection, canonical_ip, embedded_ipv4, peer_addr,
 };
 pub use error::ConfigError;
-pub use path::{PathRules, is_ambiguous_path};
+pub use path::{PathRules, is_ambiguous_path, routing_path};
 pub use redact::redact_url;
 pub use rejection::{
     DefaultResponder, GrpcStatus, Rejection, RejectionReason, RequestHead, Responder,

@@ -57,17 +57,12 @@ impl ClientKey {
             Repr::Name(name) => {
                 let mut key = String::with_capacity(2 + name.len() * 2);
                 key.push_str("k:");
-                for byte in name.iter() {
-                    key.push(char::from(HEX[usize::from(byte >> 4)]));
-                    key.push(char::from(HEX[usize::from(byte & 0xf)]));
-                }
+                tower_claude_core::encoding::push_hex(&mut key, name);
                 key
             }
         }
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

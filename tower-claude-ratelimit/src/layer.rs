@@ -14,9 +14,9 @@ use crate::error::RateLimitConfigError;
 use crate::headers::{PolicyHeaders, RateLimitHeaders, is_valid_policy_name};
 use crate::key::{ClientKey, KeyExtractor, KeyInput};
 use crate::quota::Quota;
-use crate::route_path::routing_path;
 use crate::service::RateLimit;
 use crate::store::{MemoryStore, PolicyInfo, RateLimitStore};
+use tower_claude_core::routing_path;
 
 pub(crate) const LAYER: &str = "tower_claude_ratelimit";
 

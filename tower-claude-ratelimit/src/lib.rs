@@ -36,7 +36,6 @@ mod headers;
 mod key;
 mod layer;
 mod quota;
-mod route_path;
 mod service;
 mod store;
 

@@ -1,5 +1,5 @@
-//! End to end on sockets: a hyper-util client with the signing layer and the
-//! retry policy, against an axum receiver behind the verifying layer.
+//! End to end on sockets: a webhook sender over a hyper-util client, against
+//! an axum receiver behind the verifying layer.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,15 +8,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::routing::post;
 use axum::{Extension, Router};
-use http::{Request, StatusCode};
-use http_body_util::Full;
-use tower::{BoxError, Service, ServiceExt};
+use http::StatusCode;
+use tower::{Service, ServiceExt};
 use tower_claude_testkit::{http_client, listener, send_map, serve_axum};
-use tower_claude_webhook::{
-    AttemptError, AttemptFailure, DeliveryError, DeliveryPolicy, DeliveryReport, MemoryReplayCache,
-    SendError, SignWebhookLayer, Signer, UnixClock, VerifiedWebhook, Verifier, VerifyWebhookLayer,
-    WebhookSecret, webhook_client,
+use tower_claude_webhook::deliver::{
+    DeliveryFailure, PlainHttp, RetryPolicy, SendError, Webhook, WebhookSender,
 };
+use tower_claude_webhook::replay::MemoryReplayCache;
+use tower_claude_webhook::sign::Signer;
+use tower_claude_webhook::verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer};
+use tower_claude_webhook::{UnixClock, WebhookSecret};
 
 const SECRET: &str = "end-to-end secret";
 const PAYLOAD: &[u8] = b"{\"task\": 7,  \"state\":\"done\"}\n";
@@ -56,7 +57,7 @@ async fn receiver(
             response
         }
     };
-    let verifier = Verifier::seed(WebhookSecret::new(SECRET).unwrap())
+    let verifier = Verifier::x_webhook(WebhookSecret::new(SECRET).unwrap())
         .replay_cache(MemoryReplayCache::new(1000));
     let app = Router::new().route(
         "/hook",
@@ -65,57 +66,45 @@ async fn receiver(
     (serve_axum(app).await, seen)
 }
 
-/// A signer whose clock ticks one second per signature, so that each attempt
-/// carries a distinct timestamp without the test waiting seconds.
-fn sign_layer() -> SignWebhookLayer {
+/// A sender to loopback whose clock ticks one second per signature, so that
+/// each attempt carries a distinct timestamp without the test waiting seconds.
+fn sender(signer: Signer, policy: RetryPolicy) -> WebhookSender<tower_claude_testkit::HttpClient> {
     let tick = Arc::new(AtomicU64::new(now()));
-    SignWebhookLayer::new(Signer::seed(WebhookSecret::new(SECRET).unwrap()))
-        .event("task.completed")
-        .allow_http_loopback()
+    WebhookSender::new(http_client(), signer)
+        .retry_policy(policy)
+        .plain_http(PlainHttp::Loopback)
         .clock(UnixClock::from_fn(move || {
             tick.fetch_add(1, Ordering::SeqCst)
         }))
 }
 
-fn fast_policy() -> DeliveryPolicy {
-    DeliveryPolicy::default()
+fn signer() -> Signer {
+    Signer::x_webhook(WebhookSecret::new(SECRET).unwrap())
+}
+
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy::default()
         .base_delay(Duration::from_millis(10))
         .max_delay(Duration::from_millis(50))
         .attempt_timeout(Duration::from_secs(5))
 }
 
-fn webhook(url: String) -> Request<Full<Bytes>> {
-    Request::post(url)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(PAYLOAD)))
-        .unwrap()
-}
-
-async fn deliver(
-    policy: DeliveryPolicy,
-    sign: SignWebhookLayer,
-    url: String,
-) -> Result<http::Response<hyper::body::Incoming>, BoxError> {
-    let mut client = webhook_client(http_client(), sign, policy);
-    ServiceExt::<Request<Full<Bytes>>>::ready(&mut client)
-        .await?
-        .call(webhook(url))
-        .await
+fn webhook(url: String) -> Webhook {
+    Webhook::new(url.parse().unwrap(), Bytes::from_static(PAYLOAD)).event("task.completed")
 }
 
 #[tokio::test]
 async fn two_503s_then_200_is_three_attempts_under_one_id() {
     let unavailable = (StatusCode::SERVICE_UNAVAILABLE, None);
     let (addr, seen) = receiver(vec![unavailable, unavailable]).await;
-    let response = deliver(fast_policy(), sign_layer(), format!("http://{addr}/hook"))
+    // Through tower's Service interface: the sender is a Service<Webhook>.
+    let mut sender = sender(signer(), fast_policy());
+    let report = ServiceExt::<Webhook>::ready(&mut sender)
+        .await
+        .unwrap()
+        .call(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let report = response
-        .extensions()
-        .get::<DeliveryReport>()
-        .unwrap()
-        .clone();
     assert_eq!(report.attempts, 3);
     assert_eq!(report.status, StatusCode::OK);
 
@@ -125,7 +114,10 @@ async fn two_503s_then_200_is_three_attempts_under_one_id() {
         .iter()
         .map(|(hook, _)| hook.delivery_id.clone().unwrap())
         .collect();
-    assert!(ids.iter().all(|id| *id == report.delivery_id), "{ids:?}");
+    assert!(
+        ids.iter().all(|id| id == report.delivery_id.as_str()),
+        "{ids:?}"
+    );
     let mut stamps: Vec<u64> = seen
         .iter()
         .map(|(hook, _)| hook.timestamp.unwrap())
@@ -141,14 +133,18 @@ async fn two_503s_then_200_is_three_attempts_under_one_id() {
 #[tokio::test]
 async fn a_400_is_not_retried() {
     let (addr, seen) = receiver(vec![(StatusCode::BAD_REQUEST, None)]).await;
-    let response = deliver(fast_policy(), sign_layer(), format!("http://{addr}/hook"))
+    let error = sender(signer(), fast_policy())
+        .send(webhook(format!("http://{addr}/hook")))
         .await
-        .unwrap();
-    let report = response.extensions().get::<DeliveryReport>().unwrap();
+        .unwrap_err();
     assert_eq!(
-        (report.attempts, report.status),
-        (1, StatusCode::BAD_REQUEST)
+        (error.attempts(), error.status()),
+        (1, Some(StatusCode::BAD_REQUEST))
     );
+    assert!(matches!(
+        error.failure(),
+        DeliveryFailure::Status(StatusCode::BAD_REQUEST)
+    ));
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
 
@@ -157,10 +153,11 @@ async fn a_429_retry_after_is_waited_for() {
     let (addr, seen) = receiver(vec![(StatusCode::TOO_MANY_REQUESTS, Some("1"))]).await;
     let policy = fast_policy().max_delay(Duration::from_secs(2));
     let started = Instant::now();
-    let response = deliver(policy, sign_layer(), format!("http://{addr}/hook"))
+    let report = sender(signer(), policy)
+        .send(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(report.status, StatusCode::OK);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "{:?}",
@@ -173,10 +170,14 @@ async fn a_429_retry_after_is_waited_for() {
 async fn retries_run_out_on_a_refused_connection() {
     let (closed, addr) = listener().await;
     drop(closed);
-    let error = deliver(fast_policy(), sign_layer(), format!("http://{addr}/hook"))
+    let error = sender(signer(), fast_policy())
+        .send(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap_err();
-    let error = error.downcast::<DeliveryError>().unwrap();
+    assert!(
+        matches!(error.failure(), DeliveryFailure::Transport(_)),
+        "{error}"
+    );
     assert_eq!(
         error.attempts(),
         4,
@@ -197,49 +198,59 @@ async fn an_attempt_that_hangs_times_out_and_is_retried() {
     let policy = fast_policy()
         .retries(1)
         .attempt_timeout(Duration::from_millis(200));
-    let error = deliver(policy, sign_layer(), format!("http://{addr}/hook"))
+    let error = sender(signer(), policy)
+        .send(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap_err();
-    let error = error.downcast::<DeliveryError>().unwrap();
     assert_eq!(error.attempts(), 2);
-    let attempt = std::error::Error::source(&*error)
-        .and_then(|e| e.downcast_ref::<AttemptError>())
-        .unwrap();
-    assert_eq!(
-        attempt.failure(),
-        AttemptFailure::TimedOut(Duration::from_millis(200))
+    assert!(
+        matches!(error.failure(), DeliveryFailure::TimedOut(after) if *after == Duration::from_millis(200)),
+        "{error}"
     );
 }
 
 #[tokio::test]
 async fn plain_http_and_oversized_bodies_are_refused_before_sending() {
-    let signer = || Signer::seed(WebhookSecret::new(SECRET).unwrap());
-    let strict = SignWebhookLayer::new(signer());
-    let error = deliver(fast_policy(), strict, "http://example.com/hook".into())
+    let (addr, seen) = receiver(vec![]).await;
+    let strict = WebhookSender::new(http_client(), signer());
+    let error = strict
+        .send(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap_err();
     let message = error.to_string();
     assert!(message.contains("is not https://"), "{message}");
+    assert!(matches!(
+        error.failure(),
+        DeliveryFailure::Refused(SendError::InsecureEndpoint(_))
+    ));
+    assert_eq!(error.attempts(), 0);
 
-    let (addr, seen) = receiver(vec![]).await;
-    let small = SignWebhookLayer::new(signer())
-        .allow_http_loopback()
-        .max_body(8);
-    let error = deliver(fast_policy(), small, format!("http://{addr}/hook"))
+    let small = sender(signer(), fast_policy()).max_body(8);
+    let error = small
+        .send(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap_err();
-    let error = error.downcast::<DeliveryError>().unwrap();
-    let cause = std::error::Error::source(&*error)
-        .and_then(|e| e.downcast_ref::<SendError>())
-        .unwrap();
-    assert_eq!(*cause, SendError::BodyTooLarge { limit: 8 });
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(matches!(
+        error.failure(),
+        DeliveryFailure::Refused(SendError::BodyTooLarge { limit: 8 })
+    ));
+
+    let bad_event = webhook(format!("http://{addr}/hook")).event("task\ncompleted");
+    let error = sender(signer(), fast_policy())
+        .send(bad_event)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error.failure(),
+        DeliveryFailure::Refused(SendError::InvalidHeader("event type"))
+    ));
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
 }
 
 #[tokio::test]
 async fn the_receiver_refuses_what_it_must() {
     let (addr, seen) = receiver(vec![]).await;
-    let signer = Signer::seed(WebhookSecret::new(SECRET).unwrap());
+    let signer = Signer::x_webhook(WebhookSecret::new(SECRET).unwrap());
     let post = |headers: http::HeaderMap, body: &'static [u8]| async move {
         send_map(addr, http::Method::POST, "/hook", &headers, body).await
     };
@@ -317,16 +328,15 @@ async fn standard_webhooks_end_to_end() {
         ))),
     );
     let addr = serve_axum(app).await;
-    let sign = SignWebhookLayer::new(Signer::standard(secret)).allow_http_loopback();
-    let response = deliver(fast_policy(), sign, format!("http://{addr}/hook"))
+    let report = sender(Signer::standard(secret), fast_policy())
+        .send(webhook(format!("http://{addr}/hook")))
         .await
         .unwrap();
-    let report = response.extensions().get::<DeliveryReport>().unwrap();
     assert_eq!(report.status, StatusCode::OK);
     let seen = seen.lock().unwrap();
     assert_eq!(
         seen[0].0.delivery_id.as_deref(),
         Some(report.delivery_id.as_str())
     );
-    assert!(report.delivery_id.starts_with("msg_"));
+    assert!(report.delivery_id.as_str().starts_with("msg_"));
 }

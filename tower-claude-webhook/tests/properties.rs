@@ -4,7 +4,11 @@
 //! time; a verifier holding none refuses it.
 
 use proptest::prelude::*;
-use tower_claude_webhook::{Scheme, Signer, UnixClock, Verifier, VerifyError, WebhookSecret};
+use tower_claude_webhook::{
+    Scheme, UnixClock, WebhookSecret,
+    sign::Signer,
+    verify::{Verifier, VerifyError},
+};
 
 fn secrets() -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop::collection::vec(prop::collection::vec(any::<u8>(), 1..64), 1..4)
@@ -28,7 +32,7 @@ proptest! {
         body in prop::collection::vec(any::<u8>(), 0..2048),
         holder in any::<prop::sample::Index>(),
     ) {
-        let scheme = if standard { Scheme::Standard } else { Scheme::Seed };
+        let scheme = if standard { Scheme::Standard } else { Scheme::XWebhook };
         let secrets: Vec<WebhookSecret> =
             keys.iter().map(|k| WebhookSecret::from_bytes(k.clone()).unwrap()).collect();
         let headers = Signer::with_secrets(scheme, secrets.clone()).sign(&id, timestamp, &body);
@@ -66,7 +70,7 @@ proptest! {
         skew in prop_oneof![301i64..100_000, -100_000i64..-300],
         body in prop::collection::vec(any::<u8>(), 0..256),
     ) {
-        let scheme = if standard { Scheme::Standard } else { Scheme::Seed };
+        let scheme = if standard { Scheme::Standard } else { Scheme::XWebhook };
         let secret = WebhookSecret::new("s").unwrap();
         let headers = Signer::with_secrets(scheme, [secret.clone()]).sign(&id, timestamp, &body);
         let now = timestamp.saturating_add_signed(skew);

@@ -14,7 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower_claude_testkit::{send_map, serve_axum};
 use tower_claude_webhook::{
-    MemoryReplayCache, Signer, VerifiedWebhook, Verifier, VerifyWebhookLayer, WebhookSecret,
+    WebhookSecret,
+    replay::MemoryReplayCache,
+    sign::Signer,
+    verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer},
 };
 
 fn now() -> u64 {
@@ -44,7 +47,9 @@ async fn counting_receiver(layer: VerifyWebhookLayer) -> (SocketAddr, Arc<Atomic
 }
 
 fn seed_layer() -> VerifyWebhookLayer {
-    VerifyWebhookLayer::new(Verifier::seed(secret()).replay_cache(MemoryReplayCache::new(1000)))
+    VerifyWebhookLayer::new(
+        Verifier::x_webhook(secret()).replay_cache(MemoryReplayCache::new(1000)),
+    )
 }
 
 async fn deliver(
@@ -61,7 +66,7 @@ async fn deliver(
 #[tokio::test]
 async fn two_deliveries_of_one_body_in_one_second_are_both_accepted() {
     let (addr, runs) = counting_receiver(seed_layer()).await;
-    let signer = Signer::seed(secret());
+    let signer = Signer::x_webhook(secret());
     let at = now();
     let mut stamps = Vec::new();
     for (id, event) in [("d-created", "user.created"), ("d-deleted", "user.deleted")] {
@@ -82,7 +87,7 @@ async fn two_deliveries_of_one_body_in_one_second_are_both_accepted() {
 #[tokio::test]
 async fn a_retry_of_a_processed_delivery_is_acknowledged_not_rerun() {
     let (addr, runs) = counting_receiver(seed_layer()).await;
-    let signer = Signer::seed(secret());
+    let signer = Signer::x_webhook(secret());
     let at = now();
     let mut first = HeaderMap::new();
     signer.sign_unique(&mut first, "d-1", at, b"{}").unwrap();
@@ -129,7 +134,7 @@ async fn a_failed_delivery_is_run_again_on_retry() {
         .layer(seed_layer()),
     );
     let addr = serve_axum(app).await;
-    let signer = Signer::seed(secret());
+    let signer = Signer::x_webhook(secret());
     let at = now();
     for expected in [StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK] {
         let mut headers = HeaderMap::new();
@@ -219,7 +224,7 @@ async fn unfinished_bodies_are_bounded_in_memory_and_time() {
         .body_timeout(Duration::from_secs(2));
     let (addr, runs) = counting_receiver(layer).await;
     let mut headers = HeaderMap::new();
-    Signer::seed(secret())
+    Signer::x_webhook(secret())
         .sign_unique(&mut headers, "d-slow", now(), b"x")
         .unwrap();
 
@@ -260,7 +265,7 @@ async fn unfinished_bodies_are_bounded_in_memory_and_time() {
 
     // The budget is returned: a whole delivery goes through.
     let mut fresh = HeaderMap::new();
-    Signer::seed(secret())
+    Signer::x_webhook(secret())
         .sign_unique(&mut fresh, "d-after", now(), b"x")
         .unwrap();
     assert_eq!(deliver(addr, &fresh, b"x").await.status, StatusCode::OK);
@@ -290,7 +295,7 @@ async fn announced_but_unsent_bodies_hold_no_budget() {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut real = HeaderMap::new();
-    Signer::seed(secret())
+    Signer::x_webhook(secret())
         .sign_unique(&mut real, "d-real", now(), &[b'x'; 4096])
         .unwrap();
     let reply = deliver(addr, &real, &[b'x'; 4096]).await;
@@ -309,7 +314,7 @@ async fn announced_but_unsent_bodies_hold_no_budget() {
 #[tokio::test]
 async fn a_resent_message_under_another_id_cannot_swallow_a_real_delivery() {
     let (addr, runs) = counting_receiver(seed_layer()).await;
-    let signer = Signer::seed(secret());
+    let signer = Signer::x_webhook(secret());
     let at = now();
     let mut captured = HeaderMap::new();
     signer

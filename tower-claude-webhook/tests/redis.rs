@@ -10,12 +10,14 @@ use http::{Method, StatusCode};
 use tower_claude_testkit::redis::RedisServer;
 use tower_claude_testkit::{send_map, serve_axum};
 use tower_claude_webhook::{
-    OnReplayCacheFailure, RedisReplayCache, Signer, VerifiedWebhook, Verifier, VerifyWebhookLayer,
     WebhookSecret,
+    replay::{OnReplayCacheFailure, RedisReplayCache},
+    sign::Signer,
+    verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer},
 };
 
 async fn receiver(cache: RedisReplayCache) -> std::net::SocketAddr {
-    let verifier = Verifier::seed(WebhookSecret::new("shared").unwrap()).replay_cache(cache);
+    let verifier = Verifier::x_webhook(WebhookSecret::new("shared").unwrap()).replay_cache(cache);
     let app = Router::new().route(
         "/hook",
         post(|Extension(_): Extension<VerifiedWebhook>| async { "ok" })
@@ -40,7 +42,8 @@ async fn a_delivery_replayed_to_another_instance_is_refused() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let signed = Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now, b"{}");
+    let signed =
+        Signer::x_webhook(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now, b"{}");
 
     assert_eq!(deliver(first, &signed).await.status, StatusCode::OK);
     let replay = deliver(second, &signed).await;
@@ -49,7 +52,7 @@ async fn a_delivery_replayed_to_another_instance_is_refused() {
     // A retry of the same delivery, signed afresh, is acknowledged by either
     // as a duplicate of the processed delivery: 200, the handler not run.
     let retry =
-        Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now + 1, b"{}");
+        Signer::x_webhook(WebhookSecret::new("shared").unwrap()).sign("msg_replay", now + 1, b"{}");
     let acknowledged = deliver(second, &retry).await;
     assert_eq!(acknowledged.status, StatusCode::OK);
     assert!(
@@ -79,7 +82,8 @@ async fn a_delivery_replayed_to_another_instance_is_refused() {
 
     // Redis down: the default refuses (503), the fallback remembers locally.
     redis.stop();
-    let fresh = Signer::seed(WebhookSecret::new("shared").unwrap()).sign("msg_down", now, b"{}");
+    let fresh =
+        Signer::x_webhook(WebhookSecret::new("shared").unwrap()).sign("msg_down", now, b"{}");
     let down = deliver(first, &fresh).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use tower_claude_webhook::{
-    MemoryReplayCache, Scheme, Signer, UnixClock, Verifier, VerifyError, WebhookSecret,
+    Scheme, UnixClock, WebhookSecret,
+    replay::MemoryReplayCache,
+    sign::Signer,
+    verify::{Verifier, VerifyError},
 };
 
 const NOW: u64 = 1_764_000_000;
@@ -19,7 +22,7 @@ fn at(now: u64) -> UnixClock {
 }
 
 fn seed_verifier(s: &str) -> Verifier {
-    Verifier::seed(secret(s)).clock(at(NOW))
+    Verifier::x_webhook(secret(s)).clock(at(NOW))
 }
 
 /// Worked out with Python's `hmac` module, independently of this crate:
@@ -27,7 +30,7 @@ fn seed_verifier(s: &str) -> Verifier {
 #[test]
 fn seed_headers_match_an_independent_computation() {
     let key = "whsec-seed-test ✓ 2026";
-    let headers = Signer::seed(secret(key)).sign("d-42", NOW, BODY);
+    let headers = Signer::x_webhook(secret(key)).sign("d-42", NOW, BODY);
     assert_eq!(
         headers["x-webhook-signature"],
         "sha256=24ecabf9678ada56e2ad63d8aab6011b018ba98f869eb90a6bd8d27d5e314254"
@@ -87,7 +90,7 @@ fn standard_webhooks_published_vectors_verify() {
 
 #[test]
 fn flipping_any_byte_of_body_timestamp_or_signature_is_refused() {
-    for scheme in [Scheme::Seed, Scheme::Standard] {
+    for scheme in [Scheme::XWebhook, Scheme::Standard] {
         let key = secret("flip-test-secret");
         let signer = Signer::with_secrets(scheme, [key.clone()]);
         let verifier = Verifier::with_secrets(scheme, [key]).clock(at(NOW));
@@ -103,7 +106,7 @@ fn flipping_any_byte_of_body_timestamp_or_signature_is_refused() {
             );
         }
         let (signature_header, timestamp_header) = match scheme {
-            Scheme::Seed => ("x-webhook-signature-256", "x-webhook-timestamp"),
+            Scheme::XWebhook => ("x-webhook-signature-256", "x-webhook-timestamp"),
             _ => ("webhook-signature", "webhook-timestamp"),
         };
         for header in [signature_header, timestamp_header] {
@@ -146,8 +149,8 @@ fn flipping_any_byte_of_body_timestamp_or_signature_is_refused() {
 
 #[test]
 fn stale_and_future_timestamps_are_refused_both_ways() {
-    let signer = Signer::seed(secret("k"));
-    let verifier = Verifier::seed(secret("k")).clock(at(NOW));
+    let signer = Signer::x_webhook(secret("k"));
+    let verifier = Verifier::x_webhook(secret("k")).clock(at(NOW));
     let ok_old = signer.sign("d", NOW - 300, BODY);
     let ok_new = signer.sign("d", NOW + 300, BODY);
     assert!(verifier.verify_signature(&ok_old, BODY).is_ok());
@@ -173,8 +176,8 @@ fn stale_and_future_timestamps_are_refused_both_ways() {
 
 #[tokio::test]
 async fn a_replayed_delivery_is_refused() {
-    let signer = Signer::seed(secret("k"));
-    let verifier = Verifier::seed(secret("k"))
+    let signer = Signer::x_webhook(secret("k"));
+    let verifier = Verifier::x_webhook(secret("k"))
         .clock(at(NOW))
         .replay_cache(MemoryReplayCache::with_clock(1000, at(NOW)));
     let headers = signer.sign("msg_once", NOW, BODY);
@@ -218,12 +221,12 @@ async fn a_replay_at_the_far_edge_of_the_window_is_still_refused() {
         let now = std::sync::Arc::clone(&now);
         UnixClock::from_fn(move || now.load(std::sync::atomic::Ordering::Relaxed))
     };
-    let verifier = Verifier::seed(secret("k"))
+    let verifier = Verifier::x_webhook(secret("k"))
         .tolerance(Duration::from_secs(300))
         .clock(clock.clone())
         .replay_cache(MemoryReplayCache::with_clock(10, clock));
     // Signed 300 s ahead: accepted now, and fresh until 600 s from now.
-    let headers = Signer::seed(secret("k")).sign("d", 1_300, BODY);
+    let headers = Signer::x_webhook(secret("k")).sign("d", 1_300, BODY);
     assert!(verifier.verify(&headers, BODY).await.is_ok());
     now.store(1_600, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(
@@ -235,15 +238,15 @@ async fn a_replay_at_the_far_edge_of_the_window_is_still_refused() {
 #[tokio::test]
 async fn one_cache_serves_several_senders_without_collisions() {
     let cache = MemoryReplayCache::with_clock(100, at(NOW));
-    let a = Verifier::seed(secret("sender-a"))
+    let a = Verifier::x_webhook(secret("sender-a"))
         .clock(at(NOW))
         .replay_cache(cache.clone());
-    let b = Verifier::seed(secret("sender-b"))
+    let b = Verifier::x_webhook(secret("sender-b"))
         .clock(at(NOW))
         .replay_cache(cache);
     // Sender A signs the id B's sender will use, at the same second.
-    let from_a = Signer::seed(secret("sender-a")).sign("evt_42", NOW, BODY);
-    let from_b = Signer::seed(secret("sender-b")).sign("evt_42", NOW, BODY);
+    let from_a = Signer::x_webhook(secret("sender-a")).sign("evt_42", NOW, BODY);
+    let from_b = Signer::x_webhook(secret("sender-b")).sign("evt_42", NOW, BODY);
     assert!(a.verify(&from_a, BODY).await.is_ok());
     assert!(
         b.verify(&from_b, BODY).await.is_ok(),
@@ -268,11 +271,13 @@ fn standard_ids_with_a_dot_are_refused() {
 #[test]
 fn rotation_accepts_old_and_new_while_both_are_configured() {
     let (old, new) = (secret("old-secret"), secret("new-secret"));
-    let rotating = Verifier::seed(new.clone()).also(old.clone()).clock(at(NOW));
+    let rotating = Verifier::x_webhook(new.clone())
+        .also(old.clone())
+        .clock(at(NOW));
     for signer in [
-        Signer::seed(old.clone()),
-        Signer::seed(new.clone()),
-        Signer::seed(new.clone()).also(old.clone()),
+        Signer::x_webhook(old.clone()),
+        Signer::x_webhook(new.clone()),
+        Signer::x_webhook(new.clone()).also(old.clone()),
     ] {
         assert!(
             rotating
@@ -280,13 +285,16 @@ fn rotation_accepts_old_and_new_while_both_are_configured() {
                 .is_ok()
         );
     }
-    let new_only = Verifier::seed(new.clone()).clock(at(NOW));
+    let new_only = Verifier::x_webhook(new.clone()).clock(at(NOW));
     assert_eq!(
-        new_only.verify_signature(&Signer::seed(old).sign("d", NOW, BODY), BODY),
+        new_only.verify_signature(&Signer::x_webhook(old).sign("d", NOW, BODY), BODY),
         Err(VerifyError::BadSignature)
     );
     assert_eq!(
-        new_only.verify_signature(&Signer::seed(secret("third")).sign("d", NOW, BODY), BODY),
+        new_only.verify_signature(
+            &Signer::x_webhook(secret("third")).sign("d", NOW, BODY),
+            BODY
+        ),
         Err(VerifyError::BadSignature)
     );
 }
@@ -294,7 +302,7 @@ fn rotation_accepts_old_and_new_while_both_are_configured() {
 #[test]
 fn malformed_and_missing_headers_say_what_is_wrong() {
     let verifier = seed_verifier("k");
-    let signed = Signer::seed(secret("k")).sign("d", NOW, BODY);
+    let signed = Signer::x_webhook(secret("k")).sign("d", NOW, BODY);
     let code = |headers: &HeaderMap| verifier.verify_signature(headers, BODY).unwrap_err().code();
 
     let mut h = signed.clone();
@@ -364,8 +372,8 @@ fn malformed_and_missing_headers_say_what_is_wrong() {
 #[test]
 fn secrets_never_print() {
     let key = WebhookSecret::new("hunter2-very-secret").unwrap();
-    let signer = Signer::seed(key.clone());
-    let verifier = Verifier::seed(key.clone());
+    let signer = Signer::x_webhook(key.clone());
+    let verifier = Verifier::x_webhook(key.clone());
     for shown in [
         format!("{key:?}"),
         format!("{signer:?}"),

@@ -12,7 +12,9 @@ use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
 use tower_claude_ratelimit::{Quota, RateLimitLayer};
 use tower_claude_webhook::{
-    MemoryReplayCache, VerifiedWebhook, Verifier, VerifyWebhookLayer, WebhookSecret,
+    WebhookSecret,
+    replay::MemoryReplayCache,
+    verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer},
 };
 
 #[derive(Parser)]
@@ -56,7 +58,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let seed = Verifier::seed(secret).replay_cache(MemoryReplayCache::new(100_000));
+    let seed = Verifier::x_webhook(secret).replay_cache(MemoryReplayCache::new(100_000));
     let mut app = Router::new().route("/", post(print).layer(VerifyWebhookLayer::new(seed)));
     if let Some(standard) = cli.standard_secret {
         match WebhookSecret::standard(&standard) {

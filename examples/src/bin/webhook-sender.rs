@@ -8,7 +8,7 @@ use bytes::Bytes;
 use clap::Parser;
 use tower_claude_examples::init_tracing;
 use tower_claude_examples::notify::Notifier;
-use tower_claude_webhook::DeliveryPolicy;
+use tower_claude_webhook::deliver::RetryPolicy;
 
 #[derive(Parser)]
 #[command(
@@ -56,7 +56,7 @@ async fn main() -> ExitCode {
         &cli.url,
         &cli.secret,
         cli.allow_insecure,
-        DeliveryPolicy::default(),
+        RetryPolicy::default(),
     ) {
         Ok(notifier) => notifier,
         Err(error) => {

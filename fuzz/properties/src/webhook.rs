@@ -5,7 +5,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use tower_claude_webhook::{Scheme, Signer, UnixClock, Verifier, WebhookSecret};
+use tower_claude_webhook::{Scheme, UnixClock, WebhookSecret, sign::Signer, verify::Verifier};
 
 const NOW: u64 = 1_764_000_000;
 
@@ -63,7 +63,7 @@ pub fn check(data: &[u8]) {
     let scheme = if input.standard {
         Scheme::Standard
     } else {
-        Scheme::Seed
+        Scheme::XWebhook
     };
     let id: String = input
         .id
@@ -175,7 +175,7 @@ fn check_seed(text: &str) {
             "webhook-id",
         ),
         _ => (
-            Scheme::Seed,
+            Scheme::XWebhook,
             WebhookSecret::new(secret),
             "x-webhook-signature-256",
             "x-webhook-timestamp",

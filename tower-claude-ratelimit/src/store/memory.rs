@@ -472,7 +472,7 @@ impl MemoryStoreBuilder {
         MemoryStore {
             shared: Arc::new(Shared {
                 time: self.time.unwrap_or_else(Time::quanta),
-                hash_key: random_key(),
+                hash_key: tower_claude_core::random::random_key(),
                 tracked: AtomicUsize::new(0),
                 max_keys: self.max_keys,
                 at_capacity: self.at_capacity,
@@ -486,15 +486,6 @@ impl MemoryStoreBuilder {
             }),
         }
     }
-}
-
-/// A fresh SipHash key, so that nobody can aim a named key at another's slot.
-/// std's `RandomState` seeds itself from the OS; hashing through it hands out
-/// words nobody outside the process knows.
-fn random_key() -> (u64, u64) {
-    use std::hash::BuildHasher;
-    let state = std::collections::hash_map::RandomState::new();
-    (state.hash_one(0x5eed_u64), state.hash_one(0xfeed_u64))
 }
 
 impl fmt::Debug for MemoryStore {

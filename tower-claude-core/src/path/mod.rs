@@ -12,6 +12,9 @@
 //! the normal checks. Each allowlist bypass in Spring Security, Apache Shiro,
 //! Envoy, Istio, Traefik, Quarkus and fastify was one of these shapes.
 
+mod routing;
+pub use routing::routing_path;
+
 use std::fmt;
 use std::sync::Arc;
 

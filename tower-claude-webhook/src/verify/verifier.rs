@@ -1,130 +1,34 @@
-//! Checking a received webhook: headers, freshness, signature, replay.
+//! The verifier: headers, freshness, signature, replay, duplicates.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use hmac::Mac;
 use http::HeaderMap;
 use http::header::HeaderName;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::UnixClock;
-use crate::replay::{ReplayCache, ReplayCacheError};
-use crate::scheme::{Keys, Scheme, names};
+use crate::replay::ReplayCache;
+use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::WebhookSecret;
+use crate::verify::claim::{Claim, hex_signatures, standard_signatures, text};
+use crate::verify::{Delivery, VerifiedWebhook, VerifyError};
 
 /// The default freshness window: five minutes each way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
-/// The most signatures one header may list; more is an attack on CPU.
-const MAX_SIGNATURES: usize = 8;
-
-/// What a verified webhook said about itself, put in the request extensions by
-/// [`VerifyWebhookLayer`](crate::VerifyWebhookLayer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedWebhook {
-    /// The event type from `X-Webhook-Event`, if sent. Not covered by the
-    /// signature in either scheme: trust the type in the payload.
-    pub event: Option<String>,
-    /// The delivery id (`X-Webhook-Delivery-Id` or `webhook-id`), if sent.
-    pub delivery_id: Option<String>,
-    /// The signed timestamp (unix seconds); `None` only for a body-only
-    /// signature accepted with [`Verifier::accept_body_only`].
-    pub timestamp: Option<u64>,
-    /// The verified signature in hex: it names this signed message. A replay
-    /// carries the same one, a sender's re-signed retry does not, and no other
-    /// secret can produce it. The replay cache keys on it; de-duplicate on it
-    /// in the seed scheme, whose delivery id header is not signed.
-    pub message_id: String,
-}
-
-/// Why a webhook was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum VerifyError {
-    /// A required header is absent.
-    MissingHeader(HeaderName),
-    /// A header is present but not in the scheme's format.
-    Malformed {
-        /// The header.
-        header: HeaderName,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The timestamp is older than the window.
-    TooOld {
-        /// How old.
-        age: Duration,
-    },
-    /// The timestamp is further in the future than the window.
-    FromTheFuture {
-        /// How far ahead.
-        ahead: Duration,
-    },
-    /// No signature matches any accepted secret.
-    BadSignature,
-    /// The same signed content (signature over timestamp, id and body) was
-    /// already received within the window.
-    Replayed,
-    /// The replay cache could not answer.
-    ReplayCacheUnavailable(ReplayCacheError),
-}
-
-impl VerifyError {
-    /// A short machine-readable code for the refusal body.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::MissingHeader(_) => "missing_signature_header",
-            Self::Malformed { .. } => "malformed_signature_header",
-            Self::TooOld { .. } => "timestamp_too_old",
-            Self::FromTheFuture { .. } => "timestamp_in_future",
-            Self::BadSignature => "bad_signature",
-            Self::Replayed => "replayed_delivery",
-            Self::ReplayCacheUnavailable(_) => "replay_check_unavailable",
-        }
-    }
-}
-
-impl fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingHeader(name) => write!(f, "missing header `{name}`"),
-            Self::Malformed { header, reason } => {
-                write!(f, "malformed header `{header}`: {reason}")
-            }
-            Self::TooOld { age } => write!(
-                f,
-                "timestamp is {} s old, outside the freshness window",
-                age.as_secs()
-            ),
-            Self::FromTheFuture { ahead } => write!(
-                f,
-                "timestamp is {} s in the future, outside the freshness window",
-                ahead.as_secs()
-            ),
-            Self::BadSignature => f.write_str("no signature matches"),
-            Self::Replayed => f.write_str(
-                "this signed content (the same signature over the same timestamp and body) was already received",
-            ),
-            Self::ReplayCacheUnavailable(error) => error.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for VerifyError {}
-
 /// Checks webhooks in one scheme against one or several secrets.
 ///
 /// ```
-/// use tower_claude_webhook::{Signer, UnixClock, Verifier, WebhookSecret};
+/// use tower_claude_webhook::{UnixClock, WebhookSecret};
+/// use tower_claude_webhook::sign::Signer;
+/// use tower_claude_webhook::verify::Verifier;
 ///
 /// let secret = WebhookSecret::new("s3cret").unwrap();
-/// let headers = Signer::seed(secret.clone()).sign("d-1", 1_700_000_000, b"{}");
-/// let verifier = Verifier::seed(secret).clock(UnixClock::from_fn(|| 1_700_000_100));
+/// let headers = Signer::x_webhook(secret.clone()).sign("d-1", 1_700_000_000, b"{}");
+/// let verifier = Verifier::x_webhook(secret).clock(UnixClock::from_fn(|| 1_700_000_100));
 /// let webhook = verifier.verify_signature(&headers, b"{}").unwrap();
 /// assert_eq!(webhook.delivery_id.as_deref(), Some("d-1"));
 /// assert!(verifier.verify_signature(&headers, b"{ }").is_err());
@@ -141,10 +45,10 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// Verifies the seed scheme's `X-Webhook-Signature-256` and
+    /// Verifies the `X-Webhook-*` scheme's `X-Webhook-Signature-256` and
     /// `X-Webhook-Timestamp`.
-    pub fn seed(secret: WebhookSecret) -> Self {
-        Self::with_secrets(Scheme::Seed, [secret])
+    pub fn x_webhook(secret: WebhookSecret) -> Self {
+        Self::with_secrets(Scheme::XWebhook, [secret])
     }
 
     /// Verifies Standard Webhooks.
@@ -213,7 +117,7 @@ impl Verifier {
     ///
     /// The delivery id is only a hint, asked only of a message whose signature
     /// verified and whose signed content is new; it can never make a message
-    /// acceptable. The seed scheme does not sign its delivery id, so there a
+    /// acceptable. The `X-Webhook-*` scheme does not sign its delivery id, so there a
     /// delivery is the id *and the body* (its SHA-256): someone who resends a
     /// captured message under another id marks only that id with that body as
     /// processed, never a different delivery. A body-only message (no signed
@@ -229,10 +133,13 @@ impl Verifier {
         }
         let key = match self.scheme {
             Scheme::Standard => format!("delivery:{id}"),
-            Scheme::Seed => {
+            Scheme::XWebhook => {
                 webhook.timestamp?;
                 let digest = Sha256::digest(body);
-                format!("delivery:{id}:{}", hex(&digest[..16]))
+                format!(
+                    "delivery:{id}:{}",
+                    tower_claude_core::encoding::hex(&digest[..16])
+                )
             }
         };
         Some(Delivery(key))
@@ -281,7 +188,7 @@ impl Verifier {
             .saturating_add(Duration::from_secs(1))
     }
 
-    /// Seed scheme only: accepts a message carrying only the body-only
+    /// `X-Webhook-*` scheme only: accepts a message carrying only the body-only
     /// `X-Webhook-Signature` when it has no `X-Webhook-Signature-256`. Such a
     /// message has no signed time: a captured one verifies forever. For senders
     /// that cannot be upgraded yet.
@@ -314,7 +221,7 @@ impl Verifier {
         let webhook = self.verify_signature(headers, body)?;
         if let Some(cache) = &self.replay {
             // A replay is the same signed message again, so it is keyed by the
-            // signature, not by a header: the seed scheme does not sign the
+            // signature, not by a header: the `X-Webhook-*` scheme does not sign the
             // delivery id, which a replayer could change at will. A sender's
             // retry is signed afresh (a new time) and passes, as it must, or a
             // 503 would make the retry look like an attack. Keys are fixed-size
@@ -341,21 +248,7 @@ impl Verifier {
         body: &[u8],
     ) -> Result<VerifiedWebhook, VerifyError> {
         let claim = self.claim(headers)?;
-        let message_id = match &claim.signed {
-            Signed::SeedTimed { stamp } => self.match_any(&claim.offered, |mac| {
-                mac.update(stamp.as_bytes());
-                mac.update(b".");
-                mac.update(body);
-            })?,
-            Signed::SeedBodyOnly => self.match_any(&claim.offered, |mac| mac.update(body))?,
-            Signed::Standard { id, stamp } => self.match_any(&claim.offered, |mac| {
-                mac.update(id.as_bytes());
-                mac.update(b".");
-                mac.update(stamp.as_bytes());
-                mac.update(b".");
-                mac.update(body);
-            })?,
-        };
+        let message_id = self.match_any(&claim.offered, claim.signed, body)?;
         Ok(VerifiedWebhook {
             event: claim.event.map(str::to_owned),
             delivery_id: claim.delivery_id.map(str::to_owned),
@@ -379,12 +272,12 @@ impl Verifier {
     fn claim<'h>(&self, headers: &'h HeaderMap) -> Result<Claim<'h>, VerifyError> {
         let event = text(headers, &names::X_WEBHOOK_EVENT)?;
         match self.scheme {
-            Scheme::Seed => self.seed_claim(headers, event),
+            Scheme::XWebhook => self.x_webhook_claim(headers, event),
             Scheme::Standard => self.standard_claim(headers, event),
         }
     }
 
-    fn seed_claim<'h>(
+    fn x_webhook_claim<'h>(
         &self,
         headers: &'h HeaderMap,
         event: Option<&'h str>,
@@ -397,8 +290,8 @@ impl Verifier {
                     event,
                     delivery_id,
                     timestamp: None,
-                    offered: seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?,
-                    signed: Signed::SeedBodyOnly,
+                    offered: hex_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?,
+                    signed: SignedContent::BodyOnly,
                 });
             }
             return Err(VerifyError::MissingHeader(names::X_WEBHOOK_SIGNATURE_256));
@@ -408,8 +301,8 @@ impl Verifier {
             event,
             delivery_id,
             timestamp: Some(timestamp),
-            offered: seed_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?,
-            signed: Signed::SeedTimed { stamp },
+            offered: hex_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?,
+            signed: SignedContent::Timed { stamp },
         })
     }
 
@@ -436,7 +329,7 @@ impl Verifier {
             delivery_id: Some(id),
             timestamp: Some(timestamp),
             offered: standard_signatures(signatures)?,
-            signed: Signed::Standard { id, stamp },
+            signed: SignedContent::Standard { id, stamp },
         })
     }
 
@@ -475,19 +368,18 @@ impl Verifier {
     fn match_any(
         &self,
         offered: &[[u8; 32]],
-        feed: impl Fn(&mut crate::scheme::HmacSha256),
+        content: SignedContent<'_>,
+        body: &[u8],
     ) -> Result<String, VerifyError> {
         let mut matched: Option<String> = None;
         for key in self.keys.iter() {
-            let mut mac = key.clone();
-            feed(&mut mac);
-            let expected = mac.finalize().into_bytes();
+            let expected = content.mac(key, body);
             let mut hit = 0u8;
             for candidate in offered {
                 hit |= expected.as_slice().ct_eq(candidate).unwrap_u8();
             }
             if hit == 1 && matched.is_none() {
-                matched = Some(hex(&expected));
+                matched = Some(tower_claude_core::encoding::hex(&expected));
             }
         }
         if let Some(message_id) = matched {
@@ -496,121 +388,6 @@ impl Verifier {
             Err(VerifyError::BadSignature)
         }
     }
-}
-
-/// One delivery, as the duplicate check knows it (see [`Verifier::delivery`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery(String);
-
-/// What a message's headers claim, before its body is read.
-struct Claim<'h> {
-    event: Option<&'h str>,
-    delivery_id: Option<&'h str>,
-    timestamp: Option<u64>,
-    /// The signatures offered.
-    offered: Vec<[u8; 32]>,
-    signed: Signed<'h>,
-}
-
-/// What the signatures cover, besides the body.
-enum Signed<'h> {
-    SeedTimed { stamp: &'h str },
-    SeedBodyOnly,
-    Standard { id: &'h str, stamp: &'h str },
-}
-
-/// A header as text: absent is `None`; present twice or not visible ASCII is
-/// malformed (two signature headers could each be checked by a different
-/// component).
-fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h str>, VerifyError> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(VerifyError::Malformed {
-            header: name.clone(),
-            reason: "sent more than once",
-        });
-    }
-    value
-        .to_str()
-        .map(|s| Some(s.trim()))
-        .map_err(|_| VerifyError::Malformed {
-            header: name.clone(),
-            reason: "not visible ASCII",
-        })
-}
-
-/// `sha256=<64 hex>` entries, comma-separated.
-fn seed_signatures(list: &str, header: &HeaderName) -> Result<Vec<[u8; 32]>, VerifyError> {
-    let malformed = |reason| VerifyError::Malformed {
-        header: header.clone(),
-        reason,
-    };
-    let mut out = Vec::new();
-    for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let hex = entry
-            .strip_prefix("sha256=")
-            .ok_or_else(|| malformed("each signature is `sha256=` and 64 hex digits"))?;
-        out.push(
-            decode_hex(hex)
-                .ok_or_else(|| malformed("each signature is `sha256=` and 64 hex digits"))?,
-        );
-        if out.len() > MAX_SIGNATURES {
-            return Err(malformed("more than 8 signatures"));
-        }
-    }
-    if out.is_empty() {
-        return Err(malformed("no signature"));
-    }
-    Ok(out)
-}
-
-/// The usable `v1,<base64>` entries of a space-separated list. As the
-/// specification's own libraries do, an entry this verifier cannot use (another
-/// version such as `v1a`, bad base64, a wrong length, no comma) is skipped, so
-/// `v1,AAAA v1,<valid>` verifies by its valid entry; the count stays bounded.
-fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
-    let malformed = |reason| VerifyError::Malformed {
-        header: names::WEBHOOK_SIGNATURE,
-        reason,
-    };
-    let entries: Vec<&str> = list.split(' ').filter(|e| !e.is_empty()).collect();
-    if entries.len() > MAX_SIGNATURES {
-        return Err(malformed("more than 8 signatures"));
-    }
-    let out: Vec<[u8; 32]> = entries
-        .into_iter()
-        .filter_map(|entry| entry.strip_prefix("v1,"))
-        .filter_map(|signature| STANDARD.decode(signature).ok())
-        .filter_map(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .collect();
-    if out.is_empty() {
-        return Err(malformed(
-            "no usable v1 signature (`v1,` and 32 bytes of base64)",
-        ));
-    }
-    Ok(out)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    crate::outgoing::push_hex(&mut out, bytes);
-    out
-}
-
-fn decode_hex(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
 }
 
 impl fmt::Debug for Verifier {

@@ -42,7 +42,7 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 16 * 1024 * 1024;
 /// | bad signature, replayed signed content | 401, the reason in the JSON body (`code`: `missing_signature_header`, `malformed_signature_header`, `timestamp_too_old`, `timestamp_in_future`, `bad_signature`, `replayed_delivery`) |
 /// | a new attempt of a delivery already processed (same delivery id, fresh signed content) | 200 `{"duplicate":true,"delivery_id":...}`, the handler not run |
 /// | replay cache unavailable | 503 with `Retry-After` |
-/// | valid | the handler, with the identical raw bytes as its body and [`VerifiedWebhook`](crate::VerifiedWebhook) in the extensions; a 2xx answer marks the delivery processed |
+/// | valid | the handler, with the identical raw bytes as its body and [`VerifiedWebhook`] in the extensions; a 2xx answer marks the delivery processed |
 ///
 /// The request body type must be `From<Bytes>` (axum's `Body`, `Full<Bytes>`):
 /// the layer reads it and hands the handler a new body of the same type holding
@@ -50,9 +50,9 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 16 * 1024 * 1024;
 ///
 /// ```
 /// use axum::{Extension, Router, routing::post};
-/// use tower_claude_webhook::{VerifiedWebhook, Verifier, VerifyWebhookLayer, WebhookSecret};
+/// use tower_claude_webhook::{WebhookSecret, verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer}};
 ///
-/// let verifier = Verifier::seed(WebhookSecret::new("s3cret").unwrap());
+/// let verifier = Verifier::x_webhook(WebhookSecret::new("s3cret").unwrap());
 /// let app: Router = Router::new().route(
 ///     "/webhooks/incoming",
 ///     post(|Extension(hook): Extension<VerifiedWebhook>, body: axum::body::Bytes| async move {

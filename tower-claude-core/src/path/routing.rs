@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-use tower_claude_core::is_ambiguous_path;
+use super::is_ambiguous_path;
+use crate::encoding::hex_digit;
 
 /// Rounds of percent-decoding: `%2569` is `%69` is `i` to a component that
 /// decodes twice.
@@ -18,7 +19,7 @@ const DECODE_ROUNDS: usize = 3;
 /// route's quota, never fewer: `/log%69n`, `//login`, `/login/` and `/login;x`
 /// are all held to the `/login` quota, while `/files/caf%C3%A9` still goes to
 /// whatever quota `/files` has.
-pub(crate) fn routing_path(raw: &str) -> Cow<'_, str> {
+pub fn routing_path(raw: &str) -> Cow<'_, str> {
     if !is_ambiguous_path(raw) {
         return Cow::Borrowed(raw);
     }
@@ -61,8 +62,8 @@ fn decode_ascii(bytes: &[u8]) -> Option<Vec<u8>> {
     while i < bytes.len() {
         if bytes[i] == b'%'
             && let (Some(high), Some(low)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
+                bytes.get(i + 1).and_then(|b| hex_digit(*b)),
+                bytes.get(i + 2).and_then(|b| hex_digit(*b)),
             )
         {
             let byte = high * 16 + low;
@@ -77,12 +78,6 @@ fn decode_ascii(bytes: &[u8]) -> Option<Vec<u8>> {
         i += 1;
     }
     changed.then_some(out)
-}
-
-fn hex(byte: u8) -> Option<u8> {
-    char::from(byte)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]

@@ -1,0 +1,17 @@
+//! Receiving webhooks: [`Verifier`] checks a message (freshness both ways, a
+//! constant-time signature compare against one or several secrets, a
+//! [`ReplayCache`](crate::replay::ReplayCache)), and [`VerifyWebhookLayer`]
+//! puts it in front of a handler, which gets the identical raw bytes it
+//! verified.
+
+mod claim;
+mod layer;
+mod outcome;
+mod verifier;
+
+pub use layer::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RECEIVE_LIMIT, VerifyWebhook,
+    VerifyWebhookLayer,
+};
+pub use outcome::{Delivery, VerifiedWebhook, VerifyError};
+pub use verifier::{DEFAULT_TOLERANCE, Verifier};
