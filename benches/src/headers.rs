@@ -16,7 +16,7 @@ pub const SCENARIOS: [&str; 6] = [
     "http-security-headers-strict",
     "ours-web",
     "ours-strict-api",
-    "ours-legacy",
+    "ours-basic",
 ];
 
 /// An HTTP/2 request with `:scheme` https, so that HSTS is among the headers sent.
@@ -67,7 +67,7 @@ pub async fn service(scenario: &str) -> BenchService {
         ),
         "ours-web" => finish(SecurityHeadersLayer::web().layer(inner)),
         "ours-strict-api" => finish(SecurityHeadersLayer::strict_api().layer(inner)),
-        "ours-legacy" => finish(SecurityHeadersLayer::legacy().layer(inner)),
+        "ours-basic" => finish(SecurityHeadersLayer::basic().layer(inner)),
         other => panic!("unknown scenario {other}; known: {SCENARIOS:?}"),
     }
 }

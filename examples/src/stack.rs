@@ -50,7 +50,8 @@ impl Stack {
     pub fn new(args: &ServerArgs, public: &[&str]) -> Result<Self, StartError> {
         let (credential, dev_token) = credential(args)?;
         let keys = KeyStore::new().with_default("default", credential);
-        let resolver = ClientIpResolver::new().trust_proxies(args.trusted_proxies.iter().copied());
+        let resolver =
+            ClientIpResolver::new().trusted_proxies(args.trusted_proxies.iter().copied());
         let public_paths: Vec<&str> = DEFAULT_PUBLIC_PATHS.iter().chain(public).copied().collect();
         let auth = BearerAuthLayer::with_store(keys.clone())
             .public_paths(public_paths)
@@ -75,8 +76,8 @@ impl Stack {
             .exempt_paths(HEALTH_PATHS);
         let headers = SecurityHeadersBuilder::web()
             .csp_nonces(true)
-            .trusted_proxies(resolver)
-            .build()
+            .client_ip(resolver)
+            .try_build()
             .map_err(|e| StartError(format!("security headers: {e}")))?;
         Ok(Self {
             headers,

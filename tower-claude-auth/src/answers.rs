@@ -67,8 +67,8 @@ impl Refusal {
             Self::Malformed(why) => Rejection::unauthenticated("invalid_request", why)
                 .with_header(WWW_AUTHENTICATE, challenges.invalid_request.clone()),
             Self::InvalidToken => {
-                // The system this replaces answered a wrong token with 403; RFC
-                // 6750 says 401. gRPC clients get UNAUTHENTICATED either way.
+                // The default answers a wrong token with 403; RFC 6750
+                // says 401. gRPC clients get UNAUTHENTICATED either way.
                 let status = if config.strict_rfc6750 {
                     StatusCode::UNAUTHORIZED
                 } else {

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tower_claude_core::{ClientIpResolver, LogThrottle, PathRules, Responder, SharedResponder};
+use tower_claude_core::{
+    ClientIpResolver, ConfigError, LogThrottle, PathRules, Responder, SharedResponder,
+};
 use tower_layer::Layer;
 
 use crate::answers::Challenges;
@@ -116,30 +118,61 @@ impl BearerAuthLayer {
     /// [`PathRules`] for what "exact" means and which shapes are never public).
     ///
     /// # Panics
-    /// When a path is not a clean absolute path.
-    pub fn public_paths<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+    /// When a path is not a clean absolute path; see
+    /// [`try_public_paths`](Self::try_public_paths).
+    #[must_use]
+    pub fn public_paths(self, paths: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.try_public_paths(paths)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`public_paths`](Self::public_paths), reporting a path that is not
+    /// clean instead of panicking.
+    ///
+    /// # Errors
+    /// The first path that is not a clean absolute path.
+    pub fn try_public_paths(
+        mut self,
+        paths: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, ConfigError> {
         let config = self.config();
         for path in paths {
-            config.public = std::mem::take(&mut config.public).exact(path);
+            config.public = std::mem::take(&mut config.public).try_exact(path.as_ref())?;
         }
-        self
+        Ok(self)
     }
 
     /// Makes everything under these prefixes public: `/static` covers
     /// `/static` and `/static/...`, never `/staticx`.
     ///
     /// # Panics
-    /// When a prefix is not a clean absolute path, or is `/`.
-    pub fn public_prefixes<'a>(mut self, prefixes: impl IntoIterator<Item = &'a str>) -> Self {
+    /// When a prefix is not a clean absolute path, or is `/`; see
+    /// [`try_public_prefixes`](Self::try_public_prefixes).
+    #[must_use]
+    pub fn public_prefixes(self, prefixes: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.try_public_prefixes(prefixes)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`public_prefixes`](Self::public_prefixes), reporting a prefix that is
+    /// not clean instead of panicking.
+    ///
+    /// # Errors
+    /// The first prefix that is not a clean absolute path, or is `/`.
+    pub fn try_public_prefixes(
+        mut self,
+        prefixes: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, ConfigError> {
         let config = self.config();
         for prefix in prefixes {
-            config.public = std::mem::take(&mut config.public).prefix(prefix);
+            config.public = std::mem::take(&mut config.public).try_prefix(prefix.as_ref())?;
         }
-        self
+        Ok(self)
     }
 
     /// Replaces the public paths with `rules`, for per-method rules such as
     /// `PathRules::new().exact_for(Method::GET, "/status")`.
+    #[must_use]
     pub fn public(mut self, rules: PathRules) -> Self {
         self.config().public = rules;
         self
@@ -150,13 +183,16 @@ impl BearerAuthLayer {
     /// `X-Real-IP`, `True-Client-IP`, `CF-Connecting-IP`, `X-Client-IP`): a
     /// reverse proxy on the same host would otherwise turn every remote client
     /// into "localhost". Off by default; see SECURITY.md before turning it on.
+    #[must_use]
     pub fn allow_loopback(mut self, allow: bool) -> Self {
         self.config().loopback = allow;
         self
     }
 
-    /// Answers a wrong token with 401, as RFC 6750 says, instead of the 403 of
-    /// the system this layer replaces.
+    /// Answers a wrong token with 401, as RFC 6750 says, instead of the
+    /// default 403 (which tells a client its token was read and refused,
+    /// rather than missing).
+    #[must_use]
     pub fn strict_rfc6750(mut self, strict: bool) -> Self {
         self.config().strict_rfc6750 = strict;
         self
@@ -164,9 +200,10 @@ impl BearerAuthLayer {
 
     /// Requires every one of these scopes; a valid key without them gets 403
     /// `insufficient_scope`.
-    pub fn require_scopes<'a>(mut self, scopes: impl IntoIterator<Item = &'a str>) -> Self {
+    #[must_use]
+    pub fn require_scopes(mut self, scopes: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
         let config = self.config();
-        config.required_scopes = scopes.into_iter().map(Box::from).collect();
+        config.required_scopes = scopes.into_iter().map(|s| Box::from(s.as_ref())).collect();
         config.challenges = Challenges::new(&config.realm, &config.required_scopes);
         self
     }
@@ -175,21 +212,38 @@ impl BearerAuthLayer {
     ///
     /// # Panics
     /// When `realm` holds a quote, a backslash or a byte outside visible ASCII
+    /// and space; see [`try_realm`](Self::try_realm).
+    #[must_use]
+    pub fn realm(self, realm: &str) -> Self {
+        self.try_realm(realm)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`realm`](Self::realm), reporting an invalid realm instead of
+    /// panicking.
+    ///
+    /// # Errors
+    /// When `realm` holds a quote, a backslash or a byte outside visible ASCII
     /// and space.
-    pub fn realm(mut self, realm: &str) -> Self {
-        assert!(
-            realm
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'),
-            "invalid realm {realm:?}: use visible ASCII without quotes or backslashes"
-        );
+    pub fn try_realm(mut self, realm: &str) -> Result<Self, ConfigError> {
+        let valid = realm
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if !valid {
+            return Err(ConfigError::InvalidValue {
+                setting: "realm",
+                value: realm.to_owned(),
+                reason: "use visible ASCII without quotes or backslashes",
+            });
+        }
         let config = self.config();
         config.realm = Arc::from(realm);
         config.challenges = Challenges::new(realm, &config.required_scopes);
-        self
+        Ok(self)
     }
 
     /// Shapes the refusals (see [`Responder`]).
+    #[must_use]
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.config().responder = SharedResponder::new(responder);
         self
@@ -197,6 +251,7 @@ impl BearerAuthLayer {
 
     /// How the client address in refusal logs is found. Default: the transport
     /// peer. Authentication itself never depends on it.
+    #[must_use]
     pub fn client_ip(mut self, resolver: ClientIpResolver) -> Self {
         self.config().client_ip = resolver;
         self

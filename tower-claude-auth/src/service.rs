@@ -150,8 +150,7 @@ impl<S> BearerAuth<S> {
     {
         // `poll_ready` readied `self.inner`; that instance goes with the request,
         // and a fresh clone stays for the next `poll_ready`.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = tower_claude_core::take_ready(&mut self.inner);
         let config = Arc::clone(&self.config);
         ResponseFuture::verifying(Box::pin(async move {
             match judge(&config, verification.await) {

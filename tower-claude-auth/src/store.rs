@@ -37,6 +37,7 @@ impl Key {
     }
 
     /// The scopes the key grants (replacing any given before).
+    #[must_use]
     pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl Into<Box<str>>>) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
@@ -173,12 +174,14 @@ impl Default for KeyStoreBuilder {
 impl KeyStoreBuilder {
     /// How long a verified bcrypt token is remembered. Default 5 minutes; zero
     /// turns the cache off.
+    #[must_use]
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
         self
     }
 
     /// How many verified tokens are remembered at most. Default 10,000.
+    #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self
@@ -186,18 +189,21 @@ impl KeyStoreBuilder {
 
     /// How long a wrong bcrypt token is remembered, so that repeating it costs
     /// no bcrypt. Default 10 seconds.
+    #[must_use]
     pub fn failure_ttl(mut self, ttl: Duration) -> Self {
         self.failure_ttl = ttl;
         self
     }
 
     /// How many wrong tokens are remembered at most. Default 10,000.
+    #[must_use]
     pub fn failure_capacity(mut self, capacity: usize) -> Self {
         self.failure_capacity = capacity;
         self
     }
 
     /// How many bcrypt runs at once. Default: the CPU count.
+    #[must_use]
     pub fn bcrypt_workers(mut self, workers: usize) -> Self {
         self.bcrypt_workers = workers.max(1);
         self
@@ -205,6 +211,7 @@ impl KeyStoreBuilder {
 
     /// How many bcrypt runs may wait for a worker before requests get a 503.
     /// Default: 4 per worker.
+    #[must_use]
     pub fn bcrypt_queue(mut self, queue: usize) -> Self {
         self.bcrypt_queue = Some(queue);
         self
@@ -246,23 +253,42 @@ impl KeyStore {
     /// Adds a key, for chaining at start-up.
     ///
     /// # Panics
-    /// When `name` is not a valid key name (see [`KeyError`]).
+    /// When `name` is not a valid key name (see [`KeyError`]); see
+    /// [`try_with`](Self::try_with).
+    #[must_use]
     pub fn with(self, name: &str, key: impl Into<Key>) -> Self {
-        if let Err(error) = self.insert(name, key) {
-            panic!("{error}");
-        }
-        self
+        self.try_with(name, key)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`with`](Self::with), reporting an invalid name instead of panicking.
+    ///
+    /// # Errors
+    /// When `name` is not a valid key name.
+    pub fn try_with(self, name: &str, key: impl Into<Key>) -> Result<Self, KeyError> {
+        self.insert(name, key)?;
+        Ok(self)
     }
 
     /// Adds a key that bare tokens (no `<name>.` prefix) are checked against.
     ///
     /// # Panics
-    /// When `name` is not a valid key name.
+    /// When `name` is not a valid key name; see
+    /// [`try_with_default`](Self::try_with_default).
+    #[must_use]
     pub fn with_default(self, name: &str, key: impl Into<Key>) -> Self {
-        if let Err(error) = self.insert_default(name, key) {
-            panic!("{error}");
-        }
-        self
+        self.try_with_default(name, key)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`with_default`](Self::with_default), reporting an invalid name
+    /// instead of panicking.
+    ///
+    /// # Errors
+    /// When `name` is not a valid key name.
+    pub fn try_with_default(self, name: &str, key: impl Into<Key>) -> Result<Self, KeyError> {
+        self.insert_default(name, key)?;
+        Ok(self)
     }
 
     /// Adds or replaces a key at run time. A replaced key's cached verdicts

@@ -25,6 +25,15 @@ pub enum ConfigError {
     },
     /// An IPv6 grouping prefix is shorter than `/16` or longer than `/128`.
     InvalidPrefixLength(u8),
+    /// Any other setting that was refused.
+    InvalidValue {
+        /// The setting.
+        setting: &'static str,
+        /// The value that was refused.
+        value: String,
+        /// What the setting accepts.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -37,6 +46,11 @@ impl fmt::Display for ConfigError {
             Self::InvalidPrefixLength(len) => {
                 write!(f, "invalid IPv6 prefix length /{len}: between /16 and /128")
             }
+            Self::InvalidValue {
+                setting,
+                value,
+                reason,
+            } => write!(f, "invalid {setting} {value:?}: {reason}"),
         }
     }
 }

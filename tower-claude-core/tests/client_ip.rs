@@ -314,7 +314,7 @@ fn headers(lines: &[(&'static str, &'static [u8])]) -> HeaderMap {
 fn resolution_table() {
     for case in CASES {
         let resolver = ClientIpResolver::new()
-            .trust_proxies(case.trusted.iter().map(|c| c.parse::<IpCidr>().unwrap()))
+            .trusted_proxies(case.trusted.iter().map(|c| c.parse::<IpCidr>().unwrap()))
             .forwarded_header(case.header);
         let peer: IpAddr = case.peer.parse().unwrap();
         let got = resolver.resolve_from_peer(peer, &headers(case.lines));
@@ -324,7 +324,7 @@ fn resolution_table() {
 
 #[test]
 fn no_peer_is_an_error_naming_the_fix() {
-    let resolver = ClientIpResolver::new().trust_proxies(IpCidr::private());
+    let resolver = ClientIpResolver::new().trusted_proxies(IpCidr::private());
     let mut map = HeaderMap::new();
     map.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
     let error: MissingPeerAddr = resolver.resolve(&map, &Extensions::new()).unwrap_err();

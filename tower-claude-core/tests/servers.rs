@@ -51,7 +51,7 @@ async fn axum_layer_sees_the_true_peer_and_ignores_spoofed_headers() {
 #[tokio::test]
 async fn axum_layer_believes_a_trusted_proxy() {
     let layer = GateLayer {
-        resolver: ClientIpResolver::new().trust_proxies(IpCidr::loopback()),
+        resolver: ClientIpResolver::new().trusted_proxies(IpCidr::loopback()),
         ..GateLayer::default()
     };
     let addr = serve_axum(layer, true).await;

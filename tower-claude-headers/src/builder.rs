@@ -47,8 +47,7 @@ fn is_browser_only(name: &HeaderName) -> bool {
 ///     .csp(Csp::new().directive("default-src", ["'self'"]).directive("img-src", ["*"]))
 ///     .csp_nonces(true)
 ///     .remove("x-download-options")
-///     .build()
-///     .unwrap();
+///     .build();
 /// # let _ = layer;
 /// ```
 #[derive(Debug, Clone)]
@@ -114,8 +113,8 @@ impl SecurityHeadersBuilder {
             .corp(CrossOriginResourcePolicy::SameOrigin)
             .header(ORIGIN_AGENT_CLUSTER, HeaderValue::from_static("?1"))
             .referrer_policy(ReferrerPolicy::NoReferrer)
-            .hsts(Hsts::new(ONE_YEAR).include_subdomains())
-            .nosniff()
+            .hsts(Hsts::new(ONE_YEAR).include_subdomains(true))
+            .nosniff(true)
             .header(X_DNS_PREFETCH_CONTROL, HeaderValue::from_static("off"))
             .header(X_DOWNLOAD_OPTIONS, HeaderValue::from_static("noopen"))
             .frame_options(FrameOptions::SameOrigin)
@@ -139,9 +138,9 @@ impl SecurityHeadersBuilder {
                     .directive("frame-ancestors", ["'none'"]),
             )
             .frame_options(FrameOptions::Deny)
-            .nosniff()
+            .nosniff(true)
             .referrer_policy(ReferrerPolicy::NoReferrer)
-            .hsts(Hsts::new(2 * ONE_YEAR).include_subdomains())
+            .hsts(Hsts::new(2 * ONE_YEAR).include_subdomains(true))
             .coop(CrossOriginOpenerPolicy::SameOrigin)
             .corp(CrossOriginResourcePolicy::SameOrigin)
             .permissions_policy(PermissionsPolicy::deny_powerful_features())
@@ -155,19 +154,20 @@ impl SecurityHeadersBuilder {
             )
     }
 
-    /// The values the system this crate replaces sent: `X-Frame-Options: DENY`,
-    /// nosniff, `Referrer-Policy: strict-origin-when-cross-origin`, a year of
-    /// HSTS with subdomains and `default-src 'self'`. It also sent
+    /// Five headers, the short set older deployments send:
+    /// `X-Frame-Options: DENY`, nosniff,
+    /// `Referrer-Policy: strict-origin-when-cross-origin`, a year of HSTS with
+    /// subdomains and `default-src 'self'`. Such sets often add
     /// `X-XSS-Protection: 1; mode=block`, which this preset leaves out: the XSS
     /// auditor it switched on is gone from every current browser, and where it
     /// remained it could be abused to blank out parts of a page. Add it back with
     /// `.header(X_XSS_PROTECTION, "1; mode=block")` if a contract demands it.
-    pub fn legacy() -> Self {
+    pub fn basic() -> Self {
         Self::new()
             .frame_options(FrameOptions::Deny)
-            .nosniff()
+            .nosniff(true)
             .referrer_policy(ReferrerPolicy::StrictOriginWhenCrossOrigin)
-            .hsts(Hsts::new(ONE_YEAR).include_subdomains())
+            .hsts(Hsts::new(ONE_YEAR).include_subdomains(true))
             .csp(Csp::new().directive("default-src", ["'self'"]))
     }
 
@@ -177,6 +177,7 @@ impl SecurityHeadersBuilder {
     }
 
     /// Sets any header, replacing a value set before.
+    #[must_use]
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         match self.headers.iter_mut().find(|(n, _)| *n == name) {
             Some((_, existing)) => *existing = value,
@@ -187,6 +188,7 @@ impl SecurityHeadersBuilder {
 
     /// Stops sending a header (by name, case-insensitive): any preset header,
     /// HSTS or CSP included.
+    #[must_use]
     pub fn remove(mut self, name: &str) -> Self {
         let name = name.to_ascii_lowercase();
         self.headers.retain(|(n, _)| n.as_str() != name);
@@ -200,12 +202,14 @@ impl SecurityHeadersBuilder {
 
     /// `Strict-Transport-Security`. Sent only over HTTPS unless
     /// [`hsts_always`](Self::hsts_always).
+    #[must_use]
     pub fn hsts(mut self, hsts: Hsts) -> Self {
         self.hsts = Some(hsts);
         self
     }
 
     /// `Content-Security-Policy`.
+    #[must_use]
     pub fn csp(mut self, csp: Csp) -> Self {
         self.csp = Some((csp, false));
         self
@@ -213,6 +217,7 @@ impl SecurityHeadersBuilder {
 
     /// `Content-Security-Policy-Report-Only`: browsers report violations and
     /// block nothing. Replaces an enforcing policy.
+    #[must_use]
     pub fn csp_report_only(mut self, csp: Csp) -> Self {
         self.csp = Some((csp, true));
         self
@@ -220,45 +225,57 @@ impl SecurityHeadersBuilder {
 
     /// A fresh nonce per request in `script-src` and `style-src`, and as
     /// [`CspNonce`](crate::CspNonce) in the request extensions.
+    #[must_use]
     pub fn csp_nonces(mut self, on: bool) -> Self {
         self.nonces = on;
         self
     }
 
     /// `X-Frame-Options`.
+    #[must_use]
     pub fn frame_options(self, value: FrameOptions) -> Self {
         self.header(X_FRAME_OPTIONS, value.value())
     }
 
     /// `Referrer-Policy`.
+    #[must_use]
     pub fn referrer_policy(self, value: ReferrerPolicy) -> Self {
         self.header(header::REFERRER_POLICY, value.value())
     }
 
-    /// `X-Content-Type-Options: nosniff`.
-    pub fn nosniff(self) -> Self {
-        self.header(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        )
+    /// Whether to send `X-Content-Type-Options: nosniff`.
+    #[must_use]
+    pub fn nosniff(self, on: bool) -> Self {
+        if on {
+            self.header(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            )
+        } else {
+            self.remove("x-content-type-options")
+        }
     }
 
     /// `Cross-Origin-Opener-Policy`.
+    #[must_use]
     pub fn coop(self, value: CrossOriginOpenerPolicy) -> Self {
         self.header(COOP, value.value())
     }
 
     /// `Cross-Origin-Embedder-Policy`.
+    #[must_use]
     pub fn coep(self, value: CrossOriginEmbedderPolicy) -> Self {
         self.header(COEP, value.value())
     }
 
     /// `Cross-Origin-Resource-Policy`.
+    #[must_use]
     pub fn corp(self, value: CrossOriginResourcePolicy) -> Self {
         self.header(CORP, value.value())
     }
 
     /// `Permissions-Policy`.
+    #[must_use]
     pub fn permissions_policy(self, policy: PermissionsPolicy) -> Self {
         match policy.value() {
             Ok(value) => self.header(PERMISSIONS_POLICY, value),
@@ -268,12 +285,14 @@ impl SecurityHeadersBuilder {
 
     /// Replace headers the handler already set. Off by default: a handler that
     /// sets its own CSP for one page keeps it.
+    #[must_use]
     pub fn overwrite(mut self, on: bool) -> Self {
         self.overwrite = on;
         self
     }
 
     /// Remove `Server` and `X-Powered-By` from responses. On by default.
+    #[must_use]
     pub fn remove_server_headers(mut self, on: bool) -> Self {
         self.remove_server_headers = on;
         self
@@ -283,19 +302,22 @@ impl SecurityHeadersBuilder {
     /// server that terminates TLS itself and does not mark its requests with
     /// [`TlsConnection`](tower_claude_core::TlsConnection).
     /// Browsers ignore HSTS received over plain HTTP (RFC 6797 section 8.1).
+    #[must_use]
     pub fn hsts_always(mut self, on: bool) -> Self {
         self.hsts_always = on;
         self
     }
 
     /// Believe `X-Forwarded-Proto: https` from peers these proxies cover.
-    pub fn trusted_proxies(mut self, resolver: ClientIpResolver) -> Self {
+    #[must_use]
+    pub fn client_ip(mut self, resolver: ClientIpResolver) -> Self {
         self.resolver = resolver;
         self
     }
 
     /// Send the browser-only headers on gRPC responses too. Off by default: a
     /// gRPC client reads none of them.
+    #[must_use]
     pub fn grpc_browser_headers(mut self, on: bool) -> Self {
         self.grpc_browser_headers = on;
         self
@@ -303,11 +325,19 @@ impl SecurityHeadersBuilder {
 
     /// The layer.
     ///
+    /// # Panics
+    /// On the first invalid value given to the builder; see
+    /// [`try_build`](Self::try_build).
+    pub fn build(self) -> SecurityHeadersLayer {
+        self.try_build().unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// The layer, or the first invalid value given to the builder.
+    ///
     /// # Errors
-    /// The first invalid value given to the builder: HSTS `preload` without its
-    /// requirements, a CSP source that would inject a directive, a malformed
-    /// `Permissions-Policy`.
-    pub fn build(self) -> Result<SecurityHeadersLayer, HeaderConfigError> {
+    /// HSTS `preload` without its requirements, a CSP source that would inject
+    /// a directive, a malformed `Permissions-Policy`.
+    pub fn try_build(self) -> Result<SecurityHeadersLayer, HeaderConfigError> {
         if let Some(error) = self.error {
             return Err(error);
         }

@@ -31,6 +31,7 @@ impl Csp {
 
     /// Sets a directive's sources, replacing the directive if it was set. A
     /// directive without sources (`upgrade-insecure-requests`) takes an empty list.
+    #[must_use]
     pub fn directive<'a>(mut self, name: &str, sources: impl IntoIterator<Item = &'a str>) -> Self {
         let sources: Vec<String> = sources.into_iter().map(str::to_owned).collect();
         match self.directives.iter_mut().find(|(n, _)| n == name) {
@@ -41,17 +42,20 @@ impl Csp {
     }
 
     /// Removes a directive.
+    #[must_use]
     pub fn without(mut self, name: &str) -> Self {
         self.directives.retain(|(n, _)| n != name);
         self
     }
 
     /// `report-uri <uri>` (deprecated by CSP3, still the one most browsers send to).
+    #[must_use]
     pub fn report_uri(self, uri: &str) -> Self {
         self.directive("report-uri", [uri])
     }
 
     /// `report-to <group>`, naming a `Reporting-Endpoints` entry.
+    #[must_use]
     pub fn report_to(self, group: &str) -> Self {
         self.directive("report-to", [group])
     }

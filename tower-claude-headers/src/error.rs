@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use tower_claude_core::ConfigError;
+
 /// A header policy was refused at construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -20,6 +22,14 @@ pub enum HeaderConfigError {
     InvalidValue(String),
     /// A host in the redirect allowlist is empty or holds a `/`, `@` or space.
     InvalidHost(String),
+    /// A path rule or address block from the core crate.
+    Core(ConfigError),
+}
+
+impl From<ConfigError> for HeaderConfigError {
+    fn from(error: ConfigError) -> Self {
+        Self::Core(error)
+    }
 }
 
 impl fmt::Display for HeaderConfigError {
@@ -33,6 +43,7 @@ impl fmt::Display for HeaderConfigError {
             Self::InvalidPermission(p) => write!(f, "invalid Permissions-Policy entry {p:?}"),
             Self::InvalidValue(v) => write!(f, "invalid header value {v:?}"),
             Self::InvalidHost(h) => write!(f, "invalid host {h:?}"),
+            Self::Core(error) => error.fmt(f),
         }
     }
 }

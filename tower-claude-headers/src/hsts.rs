@@ -14,9 +14,9 @@ pub const ONE_YEAR: Duration = Duration::from_secs(31_536_000);
 /// ```
 /// use tower_claude_headers::{Hsts, ONE_YEAR};
 ///
-/// let hsts = Hsts::new(ONE_YEAR).include_subdomains();
+/// let hsts = Hsts::new(ONE_YEAR).include_subdomains(true);
 /// assert_eq!(hsts.value().unwrap(), "max-age=31536000; includeSubDomains");
-/// assert!(Hsts::new(ONE_YEAR).preload().value().is_err());
+/// assert!(Hsts::new(ONE_YEAR).preload(true).value().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hsts {
@@ -35,15 +35,17 @@ impl Hsts {
         }
     }
 
-    /// Adds `includeSubDomains`.
-    pub fn include_subdomains(mut self) -> Self {
-        self.include_subdomains = true;
+    /// Whether to send `includeSubDomains` (default off).
+    #[must_use]
+    pub fn include_subdomains(mut self, on: bool) -> Self {
+        self.include_subdomains = on;
         self
     }
 
-    /// Adds `preload`.
-    pub fn preload(mut self) -> Self {
-        self.preload = true;
+    /// Whether to send `preload` (default off).
+    #[must_use]
+    pub fn preload(mut self, on: bool) -> Self {
+        self.preload = on;
         self
     }
 

@@ -44,10 +44,9 @@ impl SecurityHeadersLayer {
         preset(SecurityHeadersBuilder::strict_api())
     }
 
-    /// The [`SecurityHeadersBuilder::legacy`] preset: the values of the system
-    /// this crate replaces.
-    pub fn legacy() -> Self {
-        preset(SecurityHeadersBuilder::legacy())
+    /// The [`SecurityHeadersBuilder::basic`] preset: five headers.
+    pub fn basic() -> Self {
+        preset(SecurityHeadersBuilder::basic())
     }
 
     /// An empty builder.
@@ -57,7 +56,7 @@ impl SecurityHeadersLayer {
 }
 
 fn preset(builder: SecurityHeadersBuilder) -> SecurityHeadersLayer {
-    match builder.build() {
+    match builder.try_build() {
         Ok(layer) => layer,
         // Every preset value is a literal, and the tests build each preset.
         Err(error) => unreachable!("a preset is valid: {error}"),

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Request, Response, StatusCode};
 use tower_claude_core::{
-    ClientIpResolver, LogThrottle, PathRules, Rejection, RejectionBody, RequestHead, ResponseBody,
-    SharedResponder,
+    ClientIpResolver, LogThrottle, PathRules, Rejection, RejectionBody, RequestHead, Responder,
+    ResponseBody, SharedResponder,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -35,8 +35,8 @@ use crate::policy::is_https;
 /// use tower_claude_headers::HttpsRedirectLayer;
 ///
 /// let redirect = HttpsRedirectLayer::new(["example.com", "*.example.com"])
-///     .unwrap()
 ///     .exempt_paths(["/health"]);
+/// assert!(HttpsRedirectLayer::try_new(["example.com/evil"]).is_err());
 /// # let _ = redirect;
 /// ```
 #[derive(Clone)]
@@ -65,12 +65,24 @@ impl HttpsRedirectLayer {
     /// Redirects requests for these hosts (`example.com`, or `*.example.com`
     /// for its subdomains), compared without port and case.
     ///
+    /// # Panics
+    /// When a host is empty or holds a character a host cannot (`/`, `@`,
+    /// whitespace, `:`...); see [`try_new`](Self::try_new).
+    pub fn new(hosts: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        Self::try_new(hosts).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`new`](Self::new), reporting an invalid host instead of panicking.
+    ///
     /// # Errors
     /// When a host is empty or holds a character a host cannot (`/`, `@`,
     /// whitespace, `:`...).
-    pub fn new<'a>(hosts: impl IntoIterator<Item = &'a str>) -> Result<Self, HeaderConfigError> {
+    pub fn try_new(
+        hosts: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, HeaderConfigError> {
         let mut rules = Vec::new();
         for host in hosts {
+            let host = host.as_ref();
             let lower = host.to_ascii_lowercase();
             let (rule, name) = match lower.strip_prefix("*.") {
                 Some(rest) => (HostRule::Subdomains(format!(".{rest}")), rest.to_owned()),
@@ -96,23 +108,56 @@ impl HttpsRedirectLayer {
     /// Paths that stay reachable over plain HTTP, exact (see [`PathRules`]).
     ///
     /// # Panics
-    /// When a path is not a clean absolute path.
-    pub fn exempt_paths<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+    /// When a path is not a clean absolute path; see
+    /// [`try_exempt_paths`](Self::try_exempt_paths).
+    #[must_use]
+    pub fn exempt_paths(self, paths: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.try_exempt_paths(paths)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`exempt_paths`](Self::exempt_paths), reporting a path that is not
+    /// clean instead of panicking.
+    ///
+    /// # Errors
+    /// The first path that is not a clean absolute path.
+    pub fn try_exempt_paths(
+        mut self,
+        paths: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, HeaderConfigError> {
         let config = Arc::make_mut(&mut self.config);
         for path in paths {
-            config.exempt = std::mem::take(&mut config.exempt).exact(path);
+            config.exempt = std::mem::take(&mut config.exempt).try_exact(path.as_ref())?;
         }
+        Ok(self)
+    }
+
+    /// Requests that stay reachable over plain HTTP, as a set of path rules.
+    /// Replaces the paths given before.
+    #[must_use]
+    pub fn exempt(mut self, rules: PathRules) -> Self {
+        Arc::make_mut(&mut self.config).exempt = rules;
+        self
+    }
+
+    /// How refusals (a host outside the allowlist) are written (default: the
+    /// JSON body, or a gRPC status for gRPC requests).
+    #[must_use]
+    pub fn responder(mut self, responder: impl Responder) -> Self {
+        Arc::make_mut(&mut self.config).responder = SharedResponder::new(responder);
         self
     }
 
     /// The HTTPS port, when it is not 443.
+    #[must_use]
     pub fn https_port(mut self, port: u16) -> Self {
         Arc::make_mut(&mut self.config).https_port = (port != 443).then_some(port);
         self
     }
 
     /// Believe `X-Forwarded-Proto: https` from peers these proxies cover.
-    pub fn trusted_proxies(mut self, resolver: ClientIpResolver) -> Self {
+    #[must_use]
+    pub fn client_ip(mut self, resolver: ClientIpResolver) -> Self {
         Arc::make_mut(&mut self.config).resolver = resolver;
         self
     }
@@ -185,6 +230,11 @@ impl<S> HttpsRedirect<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 
     /// Unwraps the inner service.

@@ -142,17 +142,20 @@ impl PermissionsPolicy {
     }
 
     /// Turns `feature` off everywhere: `feature=()`.
+    #[must_use]
     pub fn deny(self, feature: &str) -> Self {
         self.allow(feature, [])
     }
 
     /// Allows `feature` for this origin only: `feature=self`.
+    #[must_use]
     pub fn allow_self(self, feature: &str) -> Self {
         self.allow(feature, ["self"])
     }
 
     /// Allows `feature` for these origins (`self`, `*` or quoted origins such as
     /// `https://a.example`).
+    #[must_use]
     pub fn allow<'a>(mut self, feature: &str, origins: impl IntoIterator<Item = &'a str>) -> Self {
         let origins = origins.into_iter().map(str::to_owned).collect();
         match self.features.iter_mut().find(|(f, _)| f == feature) {

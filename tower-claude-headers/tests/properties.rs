@@ -162,10 +162,10 @@ proptest! {
     fn hsts_says_what_it_was_given(max_age in any::<u32>(), subdomains in any::<bool>(), preload in any::<bool>()) {
         let mut hsts = Hsts::new(Duration::from_secs(u64::from(max_age)));
         if subdomains {
-            hsts = hsts.include_subdomains();
+            hsts = hsts.include_subdomains(true);
         }
         if preload {
-            hsts = hsts.preload();
+            hsts = hsts.preload(true);
         }
         match hsts.value() {
             Ok(value) => {

@@ -45,10 +45,7 @@ fn app() -> Router {
 
 #[tokio::test]
 async fn nonce_is_fresh_per_request_and_matches_header_and_page() {
-    let layer = SecurityHeadersBuilder::web()
-        .csp_nonces(true)
-        .build()
-        .unwrap();
+    let layer = SecurityHeadersBuilder::web().csp_nonces(true).build();
     let addr = serve(app().layer(layer)).await;
     let mut seen = HashSet::new();
     for _ in 0..20 {
@@ -86,10 +83,7 @@ async fn the_handlers_own_headers_stay_unless_overwriting() {
     assert_eq!(reply.headers["x-frame-options"], "DENY");
     assert_eq!(reply.headers["x-content-type-options"], "nosniff");
 
-    let overwriting = SecurityHeadersBuilder::web()
-        .overwrite(true)
-        .build()
-        .unwrap();
+    let overwriting = SecurityHeadersBuilder::web().overwrite(true).build();
     let addr = serve(app().layer(overwriting)).await;
     let reply = fetch(addr, "/own", &[]).await;
     assert_eq!(reply.headers["x-frame-options"], "SAMEORIGIN");
@@ -106,9 +100,8 @@ async fn hsts_only_over_https() {
 
     // Behind a trusted proxy that says HTTPS: HSTS.
     let trusted = SecurityHeadersBuilder::web()
-        .trusted_proxies(ClientIpResolver::new().trust_proxies(IpCidr::loopback()))
-        .build()
-        .unwrap();
+        .client_ip(ClientIpResolver::new().trusted_proxies(IpCidr::loopback()))
+        .build();
     let addr = serve(app().layer(trusted)).await;
     let via_proxy = fetch(addr, "/", &[("x-forwarded-proto", "https")]).await;
     assert_eq!(
@@ -132,10 +125,7 @@ async fn hsts_only_over_https() {
     );
 
     // Always, when asked.
-    let always = SecurityHeadersBuilder::web()
-        .hsts_always(true)
-        .build()
-        .unwrap();
+    let always = SecurityHeadersBuilder::web().hsts_always(true).build();
     let addr = serve(app().layer(always)).await;
     assert!(
         fetch(addr, "/", &[])
@@ -166,9 +156,8 @@ async fn refusals_and_404s_carry_the_headers() {
 #[tokio::test]
 async fn redirect_refuses_hostile_hosts() {
     let redirect = HttpsRedirectLayer::new(["example.com", "*.example.org"])
-        .unwrap()
         .exempt_paths(["/health"])
-        .trusted_proxies(ClientIpResolver::new().trust_proxies(IpCidr::loopback()));
+        .client_ip(ClientIpResolver::new().trusted_proxies(IpCidr::loopback()));
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/{*rest}", get(|| async { "inner" }))
@@ -213,12 +202,7 @@ async fn grpc_responses_skip_browser_headers() {
     let (_reporter, health) = tonic_health::server::health_reporter();
     tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .layer(
-                SecurityHeadersBuilder::web()
-                    .hsts_always(true)
-                    .build()
-                    .unwrap(),
-            )
+            .layer(SecurityHeadersBuilder::web().hsts_always(true).build())
             .add_service(health)
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
             .await
@@ -258,7 +242,7 @@ async fn plain_hyper_server() {
                     bytes::Bytes::from_static(b"plain"),
                 )))
             });
-            let service = SecurityHeadersLayer::legacy().layer(app);
+            let service = SecurityHeadersLayer::basic().layer(app);
             tokio::spawn(async move {
                 let _ = Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))

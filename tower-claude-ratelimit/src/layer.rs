@@ -31,18 +31,18 @@ pub(crate) const LAYER: &str = "tower_claude_ratelimit";
 /// | exempt path or exempt address | the inner service, untouched | the same |
 ///
 /// The client address comes from [`ClientIpResolver`]: the peer address unless
-/// [trusted proxies](Self::trusted_proxies) are configured, so a client cannot
+/// [trusted proxies](Self::client_ip) are configured, so a client cannot
 /// pick its bucket with `X-Forwarded-For`. IPv6 clients are grouped by their
 /// `/64` (see [`ipv6_prefix`](Self::ipv6_prefix)), as one subscriber holds a
 /// whole `/64`.
 ///
 /// ```
 /// use http::Method;
-/// use tower_claude_core::PathRules;
+/// use tower_claude_core::{ClientIpResolver, PathRules};
 /// use tower_claude_ratelimit::{Quota, RateLimitLayer};
 ///
 /// let limit = RateLimitLayer::per_ip(Quota::per_minute(100).burst(20))
-///     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
+///     .client_ip(ClientIpResolver::new().trusted_proxies(["10.0.0.0/8".parse().unwrap()]))
 ///     .ipv6_prefix(56)
 ///     .exempt_paths(["/health"])
 ///     .route("login", PathRules::new().exact_for(Method::POST, "/login"), Quota::per_minute(5));
@@ -167,34 +167,53 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
     /// Names the default policy (`default` unless set).
     ///
     /// # Panics
-    /// On an invalid or repeated name.
+    /// On an invalid or repeated name; see
+    /// [`try_default_policy_name`](Self::try_default_policy_name).
     #[must_use]
-    pub fn default_policy_name(mut self, name: &str) -> Self {
-        if let Err(error) = self.check_name(name) {
-            panic!("{error}");
-        }
+    pub fn default_policy_name(self, name: &str) -> Self {
+        self.try_default_policy_name(name)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`default_policy_name`](Self::default_policy_name), reporting an
+    /// invalid or repeated name instead of panicking.
+    ///
+    /// # Errors
+    /// [`RateLimitConfigError::PolicyName`] or
+    /// [`RateLimitConfigError::DuplicatePolicy`].
+    pub fn try_default_policy_name(mut self, name: &str) -> Result<Self, RateLimitConfigError> {
+        self.check_name(name)?;
         let config = Arc::make_mut(&mut self.config);
         let quota = config.default.info.quota();
         config.default = policy(&config.store, name.into(), quota);
-        self
+        Ok(self)
     }
 
     /// Paths that are never limited, such as health checks (exact paths).
     ///
     /// # Panics
-    /// On a path that is not clean; see [`exempt`](Self::exempt) with
-    /// [`PathRules::try_exact`].
+    /// On a path that is not clean; see
+    /// [`try_exempt_paths`](Self::try_exempt_paths).
     #[must_use]
-    pub fn exempt_paths<I, P>(mut self, paths: I) -> Self
-    where
-        I: IntoIterator<Item = P>,
-        P: AsRef<str>,
-    {
+    pub fn exempt_paths(self, paths: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.try_exempt_paths(paths)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`exempt_paths`](Self::exempt_paths), reporting a path that is not
+    /// clean instead of panicking.
+    ///
+    /// # Errors
+    /// The first path that is not a clean absolute path.
+    pub fn try_exempt_paths(
+        mut self,
+        paths: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, RateLimitConfigError> {
         let config = Arc::make_mut(&mut self.config);
         for path in paths {
-            config.exempt = std::mem::take(&mut config.exempt).exact(path.as_ref());
+            config.exempt = std::mem::take(&mut config.exempt).try_exact(path.as_ref())?;
         }
-        self
+        Ok(self)
     }
 
     /// Requests that are never limited, as a set of path rules. Replaces the
@@ -212,17 +231,10 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
         self
     }
 
-    /// Proxies whose forwarding headers name the client. Without them the
-    /// peer address is the client, whatever the headers say.
-    #[must_use]
-    pub fn trusted_proxies(mut self, blocks: impl IntoIterator<Item = IpCidr>) -> Self {
-        let config = Arc::make_mut(&mut self.config);
-        config.resolver = config.resolver.clone().trust_proxies(blocks);
-        self
-    }
-
-    /// Resolves client addresses with `resolver` (to choose the forwarding
-    /// header), replacing [`trusted_proxies`](Self::trusted_proxies).
+    /// Resolves client addresses with `resolver`: the proxies whose
+    /// forwarding headers name the client, and which header they write.
+    /// Without trusted proxies the peer address is the client, whatever the
+    /// headers say.
     #[must_use]
     pub fn client_ip(mut self, resolver: ClientIpResolver) -> Self {
         Arc::make_mut(&mut self.config).resolver = resolver;
@@ -233,20 +245,21 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
     ///
     /// # Panics
     /// When `bits` is not between 16 and 128; see
-    /// [`ipv6_grouping`](Self::ipv6_grouping) with [`Ipv6Prefix::new`].
+    /// [`try_ipv6_prefix`](Self::try_ipv6_prefix).
     #[must_use]
     pub fn ipv6_prefix(self, bits: u8) -> Self {
-        match Ipv6Prefix::new(bits) {
-            Ok(prefix) => self.ipv6_grouping(prefix),
-            Err(error) => panic!("{error}"),
-        }
+        self.try_ipv6_prefix(bits)
+            .unwrap_or_else(|error| panic!("{error}"))
     }
 
-    /// Groups IPv6 clients by `prefix`.
-    #[must_use]
-    pub fn ipv6_grouping(mut self, prefix: Ipv6Prefix) -> Self {
-        Arc::make_mut(&mut self.config).ipv6_prefix = prefix;
-        self
+    /// [`ipv6_prefix`](Self::ipv6_prefix), reporting a length out of range
+    /// instead of panicking.
+    ///
+    /// # Errors
+    /// When `bits` is not between 16 and 128.
+    pub fn try_ipv6_prefix(mut self, bits: u8) -> Result<Self, RateLimitConfigError> {
+        Arc::make_mut(&mut self.config).ipv6_prefix = Ipv6Prefix::new(bits)?;
+        Ok(self)
     }
 
     /// Chooses buckets with `extractor`; requests it returns `None` for stay

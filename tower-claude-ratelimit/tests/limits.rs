@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use governor::clock::FakeRelativeClock;
 use http::{Method, StatusCode};
-use tower_claude_core::{IpCidr, PathRules};
+use tower_claude_core::{ClientIpResolver, IpCidr, PathRules};
 use tower_claude_ratelimit::{
     ClientKey, HeaderKey, KeyInput, MemoryStore, Quota, RateLimitHeaders, RateLimitLayer,
 };
@@ -253,8 +253,9 @@ async fn a_forged_forwarded_header_buys_no_fresh_bucket() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_a_bucket() {
     let clock = FakeRelativeClock::default();
-    let layer = layer_on(&clock, Quota::per_minute(1))
-        .trusted_proxies(["10.0.0.0/8".parse::<IpCidr>().unwrap()]);
+    let layer = layer_on(&clock, Quota::per_minute(1)).client_ip(
+        ClientIpResolver::new().trusted_proxies(["10.0.0.0/8".parse::<IpCidr>().unwrap()]),
+    );
     let harness = Harness::new(&layer);
     let proxy = "10.0.0.2:5000";
     for n in 1..=20 {

@@ -123,7 +123,7 @@ pub fn check(data: &[u8]) {
     let blocks = trusted();
     let is_trusted = |ip: IpAddr| blocks.iter().any(|b| b.contains(ip));
     let resolver = ClientIpResolver::new()
-        .trust_proxies(blocks.iter().copied())
+        .trusted_proxies(blocks.iter().copied())
         .forwarded_header(header);
 
     let mut headers = HeaderMap::new();
@@ -228,7 +228,7 @@ fn check_seed(text: &str) {
     };
     let blocks = trusted();
     let resolver = ClientIpResolver::new()
-        .trust_proxies(blocks.iter().copied())
+        .trusted_proxies(blocks.iter().copied())
         .forwarded_header(header);
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(line) {

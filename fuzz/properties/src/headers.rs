@@ -89,10 +89,10 @@ pub fn check(data: &[u8]) {
     }
     let mut hsts = Hsts::new(Duration::from_secs(input.max_age));
     if input.subdomains {
-        hsts = hsts.include_subdomains();
+        hsts = hsts.include_subdomains(true);
     }
     if input.preload {
-        hsts = hsts.preload();
+        hsts = hsts.preload(true);
     }
     if let Ok(value) = hsts.value() {
         let text = value.to_str().unwrap_or_default();

@@ -52,7 +52,7 @@ pub enum ForwardedHeader {
 /// use tower_claude_core::{ClientIpResolver, IpCidr};
 ///
 /// let resolver = ClientIpResolver::new()
-///     .trust_proxies(["10.0.0.0/8".parse::<IpCidr>().unwrap()]);
+///     .trusted_proxies(["10.0.0.0/8".parse::<IpCidr>().unwrap()]);
 /// let mut headers = HeaderMap::new();
 /// headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.2"));
 ///
@@ -78,20 +78,17 @@ impl ClientIpResolver {
 
     /// Trusts the proxies in these blocks to report the client address. Replaces
     /// any blocks trusted before.
-    pub fn trust_proxies(mut self, blocks: impl IntoIterator<Item = IpCidr>) -> Self {
+    #[must_use]
+    pub fn trusted_proxies(mut self, blocks: impl IntoIterator<Item = IpCidr>) -> Self {
         self.trusted = blocks.into_iter().collect();
         self
     }
 
     /// Which header the trusted proxies write. Default: `X-Forwarded-For`.
+    #[must_use]
     pub fn forwarded_header(mut self, header: ForwardedHeader) -> Self {
         self.header = header;
         self
-    }
-
-    /// The trusted blocks.
-    pub fn trusted_proxies(&self) -> &[IpCidr] {
-        &self.trusted
     }
 
     /// Whether `ip` lies in a trusted block.

@@ -72,6 +72,7 @@ impl PathRules {
     /// When `path` is not a clean absolute path (see [`try_exact`](Self::try_exact)).
     /// Like axum's `Router::route`, configuration written in the source fails
     /// at start-up, loudly.
+    #[must_use]
     pub fn exact(self, path: &str) -> Self {
         or_panic(self.try_exact(path))
     }
@@ -81,6 +82,7 @@ impl PathRules {
     ///
     /// # Panics
     /// When `prefix` is not a clean absolute path, or is `/` (see [`try_prefix`](Self::try_prefix)).
+    #[must_use]
     pub fn prefix(self, prefix: &str) -> Self {
         or_panic(self.try_prefix(prefix))
     }
@@ -89,6 +91,7 @@ impl PathRules {
     ///
     /// # Panics
     /// As [`exact`](Self::exact).
+    #[must_use]
     pub fn exact_for(self, method: Method, path: &str) -> Self {
         or_panic(self.try_add(Some(method), path, false))
     }
@@ -97,6 +100,7 @@ impl PathRules {
     ///
     /// # Panics
     /// As [`prefix`](Self::prefix).
+    #[must_use]
     pub fn prefix_for(self, method: Method, prefix: &str) -> Self {
         or_panic(self.try_add(Some(method), prefix, true))
     }

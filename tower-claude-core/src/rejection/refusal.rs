@@ -131,12 +131,14 @@ impl Rejection {
     }
 
     /// Adds a header to the refusal, replacing one of the same name.
+    #[must_use]
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.insert(name, value);
         self
     }
 
     /// Replaces the HTTP status (the gRPC status stays).
+    #[must_use]
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self

@@ -47,6 +47,7 @@ impl<'a> RequestHead<'a> {
     }
 
     /// The same head, received over `version`.
+    #[must_use]
     pub fn with_version(mut self, version: Version) -> Self {
         self.version = version;
         self

@@ -41,9 +41,10 @@ impl fmt::Display for ReplayCacheError {
 
 impl std::error::Error for ReplayCacheError {}
 
-/// Delivery ids in memory, per instance, at most `capacity` of them.
+/// Keys in memory (signed content seen, deliveries processed), per instance,
+/// at most `capacity` of them.
 ///
-/// Entries expire with their window. When the cache is full of unexpired ids
+/// Entries expire with their window. When the cache is full of unexpired keys
 /// it refuses new ones (the verifier answers 503) rather than forget one early,
 /// which would let its replay through.
 #[derive(Clone)]
@@ -53,14 +54,14 @@ pub struct MemoryReplayCache {
 }
 
 struct Entries {
-    /// Delivery id to the unix second it expires at.
+    /// Key to the unix second it expires at.
     expiry: HashMap<Box<str>, u64>,
     capacity: usize,
     next_sweep: u64,
 }
 
 impl MemoryReplayCache {
-    /// A cache of at most `capacity` ids (100,000 is a day of one delivery a
+    /// A cache of at most `capacity` keys (100,000 is a day of one delivery a
     /// second, many windows over).
     pub fn new(capacity: usize) -> Self {
         Self::with_clock(capacity, UnixClock::system())
@@ -78,12 +79,12 @@ impl MemoryReplayCache {
         }
     }
 
-    /// Ids remembered now (expired ones included until the next sweep).
+    /// Keys remembered now (expired ones included until the next sweep).
     pub fn len(&self) -> usize {
         self.lock().expiry.len()
     }
 
-    /// Whether no id is remembered.
+    /// Whether no key is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -93,11 +94,11 @@ impl MemoryReplayCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record(&self, id: &str, ttl: Duration) -> Result<bool, ReplayCacheError> {
+    fn record(&self, key: &str, ttl: Duration) -> Result<bool, ReplayCacheError> {
         let now = self.clock.now();
         let until = now.saturating_add(ttl.as_secs().max(1));
         let mut entries = self.lock();
-        if let Some(expires) = entries.expiry.get(id) {
+        if let Some(expires) = entries.expiry.get(key) {
             if *expires > now {
                 return Ok(false);
             }
@@ -106,12 +107,12 @@ impl MemoryReplayCache {
             entries.next_sweep = now.saturating_add(60);
             if entries.expiry.len() >= entries.capacity {
                 return Err(ReplayCacheError(format!(
-                    "{} unexpired delivery ids held, the configured capacity",
+                    "{} unexpired keys held, the configured capacity",
                     entries.capacity
                 )));
             }
         }
-        entries.expiry.insert(id.into(), until);
+        entries.expiry.insert(key.into(), until);
         Ok(true)
     }
 }
@@ -137,7 +138,7 @@ impl fmt::Debug for MemoryReplayCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let entries = self.lock();
         f.debug_struct("MemoryReplayCache")
-            .field("ids", &entries.expiry.len())
+            .field("keys", &entries.expiry.len())
             .field("capacity", &entries.capacity)
             .finish()
     }
@@ -160,7 +161,7 @@ mod tests {
         assert_eq!(cache.record("a", ttl), Ok(true));
         assert_eq!(cache.record("a", ttl), Ok(false));
         assert_eq!(cache.record("b", ttl), Ok(true));
-        assert!(cache.record("c", ttl).is_err(), "full of live ids");
+        assert!(cache.record("c", ttl).is_err(), "full of live keys");
         now.store(1_301, Ordering::Relaxed);
         assert_eq!(cache.record("c", ttl), Ok(true), "a and b expired");
         assert_eq!(cache.len(), 1);

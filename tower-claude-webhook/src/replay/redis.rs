@@ -29,7 +29,8 @@ pub enum OnReplayCacheFailure {
     Fallback,
 }
 
-/// Delivery ids in Redis: `SET <prefix><id> 1 NX PX <window>`, one atomic
+/// Keys in Redis (signed content seen, deliveries processed):
+/// `SET <prefix><key> 1 NX PX <window>`, one atomic
 /// round trip per message, on one key (so it runs on Redis Cluster too).
 #[derive(Clone)]
 pub struct RedisReplayCache {
@@ -165,14 +166,14 @@ impl ReplayCache for RedisReplayCache {
         })
     }
 
-    fn first_seen<'a>(&'a self, id: &'a str, ttl: Duration) -> ReplayFuture<'a> {
+    fn first_seen<'a>(&'a self, key: &'a str, ttl: Duration) -> ReplayFuture<'a> {
         Box::pin(async move {
             let inner = &self.inner;
             let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
             let mut connection = inner.connection.clone();
             let mut command = redis::cmd("SET");
             command
-                .arg(format!("{}{id}", inner.prefix))
+                .arg(format!("{}{key}", inner.prefix))
                 .arg(1)
                 .arg("NX")
                 .arg("PX")
@@ -187,7 +188,7 @@ impl ReplayCache for RedisReplayCache {
             match inner.on_failure {
                 OnReplayCacheFailure::Refuse => Err(ReplayCacheError(format!("Redis: {why}"))),
                 OnReplayCacheFailure::Allow => Ok(true),
-                OnReplayCacheFailure::Fallback => inner.fallback.first_seen(id, ttl).await,
+                OnReplayCacheFailure::Fallback => inner.fallback.first_seen(key, ttl).await,
             }
         })
     }

@@ -14,7 +14,7 @@ use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_claude_core::{
-    GrpcStatus, LogThrottle, Rejection, RejectionBody, ResponseBody, SharedResponder,
+    GrpcStatus, LogThrottle, Rejection, RejectionBody, Responder, ResponseBody, SharedResponder,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -22,7 +22,7 @@ use tower_service::Service;
 use crate::verify::{VerifiedWebhook, Verifier, VerifyError};
 
 /// The default largest webhook body a receiver reads: 1 MiB.
-pub const DEFAULT_RECEIVE_LIMIT: usize = 1024 * 1024;
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
 /// The default time a webhook body may take to arrive once its headers have.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,7 +85,7 @@ impl VerifyWebhookLayer {
         Self {
             config: Arc::new(ReceiveConfig {
                 verifier,
-                limit: DEFAULT_RECEIVE_LIMIT,
+                limit: DEFAULT_MAX_BODY,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
                 max_in_flight: DEFAULT_MAX_IN_FLIGHT,
                 in_flight: Arc::new(Semaphore::new(permits(DEFAULT_MAX_IN_FLIGHT))),
@@ -95,7 +95,7 @@ impl VerifyWebhookLayer {
         }
     }
 
-    /// The largest body read.
+    /// The largest body read (default 1 MiB); a larger one gets 413.
     #[must_use]
     pub fn max_body(mut self, bytes: usize) -> Self {
         let config = Arc::make_mut(&mut self.config);
@@ -106,6 +106,14 @@ impl VerifyWebhookLayer {
             config.max_in_flight = bytes.saturating_mul(2);
             config.in_flight = Arc::new(Semaphore::new(permits(bytes.saturating_mul(2))));
         }
+        self
+    }
+
+    /// How refusals are written (default: the JSON body, or a gRPC status for
+    /// gRPC requests).
+    #[must_use]
+    pub fn responder(mut self, responder: impl Responder) -> Self {
+        Arc::make_mut(&mut self.config).responder = SharedResponder::new(responder);
         self
     }
 
@@ -155,6 +163,23 @@ pub struct VerifyWebhook<S> {
     config: Arc<ReceiveConfig>,
 }
 
+impl<S> VerifyWebhook<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B, RB> Service<Request<B>> for VerifyWebhook<S>
@@ -176,8 +201,7 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = tower_claude_core::take_ready(&mut self.inner);
         let config = Arc::clone(&self.config);
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();

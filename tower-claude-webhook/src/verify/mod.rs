@@ -10,7 +10,7 @@ mod outcome;
 mod verifier;
 
 pub use layer::{
-    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RECEIVE_LIMIT, VerifyWebhook,
+    DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_IN_FLIGHT, VerifyWebhook,
     VerifyWebhookLayer,
 };
 pub use outcome::{Delivery, VerifiedWebhook, VerifyError};

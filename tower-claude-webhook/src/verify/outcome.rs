@@ -51,8 +51,9 @@ pub enum VerifyError {
     },
     /// No signature matches any accepted secret.
     BadSignature,
-    /// The same signed content (signature over timestamp, id and body) was
-    /// already received within the window.
+    /// The same signed content (the same signature over the same timestamp,
+    /// body and, in Standard Webhooks, id) was already received within the
+    /// window.
     Replayed,
     /// The replay cache could not answer.
     ReplayCacheUnavailable(ReplayCacheError),

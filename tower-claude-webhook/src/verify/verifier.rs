@@ -203,11 +203,6 @@ impl Verifier {
         self.scheme
     }
 
-    /// The freshness window.
-    pub fn window(&self) -> Duration {
-        self.tolerance
-    }
-
     /// Checks headers, freshness and signature of `body`, and the replay cache
     /// if one is configured.
     ///
