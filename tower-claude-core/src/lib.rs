@@ -7,6 +7,7 @@
 
 mod body;
 mod client_ip;
+mod clock;
 pub mod encoding;
 mod error;
 mod path;
@@ -21,6 +22,7 @@ pub use client_ip::{
     ClientIpResolver, ForwardedHeader, InsertPeerAddr, InsertPeerAddrLayer, IpCidr, Ipv6Prefix,
     MissingPeerAddr, PeerAddr, TlsConnection, canonical_ip, embedded_ipv4, peer_addr,
 };
+pub use clock::Clock;
 pub use error::ConfigError;
 pub use path::{PathRules, is_ambiguous_path, routing_path};
 pub use redact::redact_url;

@@ -33,8 +33,3 @@ pub use store::{
     GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisStats, RedisStore, RedisStoreBuilder,
     RedisStoreError,
 };
-
-/// The clocks a [`MemoryStore`] can read, re-exported from `governor`.
-pub mod clock {
-    pub use governor::clock::{Clock, FakeRelativeClock, QuantaClock};
-}

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use governor::clock::FakeRelativeClock;
 use http::{Method, StatusCode};
+use tower_claude_core::Clock;
 use tower_claude_core::{ClientIpResolver, IpCidr, PathRules};
 use tower_claude_ratelimit::{
     ClientKey, HeaderKey, KeyInput, MemoryStore, Quota, RateLimitHeaders, RateLimitLayer,
@@ -16,14 +16,14 @@ use support::{Harness, header};
 
 const PEER: &str = "203.0.113.7:40000";
 
-fn layer_on(clock: &FakeRelativeClock, quota: Quota) -> RateLimitLayer {
+fn layer_on(clock: &Clock, quota: Quota) -> RateLimitLayer {
     let store = MemoryStore::builder().clock(clock.clone()).build();
     RateLimitLayer::with_store(store, quota)
 }
 
 #[tokio::test]
 async fn burst_then_refusal_then_one_per_interval_with_exact_headers() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     // Three at once, then one every 20 s.
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(3)));
 
@@ -76,7 +76,7 @@ async fn burst_then_refusal_then_one_per_interval_with_exact_headers() {
 
 #[tokio::test]
 async fn the_ready_default_is_100_per_minute() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::default()));
     assert_eq!(harness.admitted_before_refusal(PEER, "/", 200).await, 100);
     let refused = harness.get(PEER, "/", &[]).await;
@@ -85,7 +85,7 @@ async fn the_ready_default_is_100_per_minute() {
 
 #[tokio::test]
 async fn a_route_quota_is_its_own_bucket_and_ambiguous_paths_get_the_strictest() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let layer = layer_on(&clock, Quota::per_minute(100))
         .route(
             "login",
@@ -146,7 +146,7 @@ async fn a_route_quota_is_its_own_bucket_and_ambiguous_paths_get_the_strictest()
 
 #[tokio::test]
 async fn exempt_paths_and_addresses_are_never_limited() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let layer = layer_on(&clock, Quota::per_minute(1))
         .exempt_paths(["/health"])
         .exempt_ips(["10.0.0.0/8".parse::<IpCidr>().unwrap()]);
@@ -177,7 +177,7 @@ async fn exempt_paths_and_addresses_are_never_limited() {
 
 #[tokio::test]
 async fn ipv6_clients_share_a_bucket_per_64() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(2)));
     assert_eq!(
         harness.get("[2001:db8:1:2::1]:1", "/", &[]).await.status(),
@@ -233,7 +233,7 @@ async fn ipv6_clients_share_a_bucket_per_64() {
 
 #[tokio::test]
 async fn a_forged_forwarded_header_buys_no_fresh_bucket() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(3)));
     let mut admitted = 0;
     for n in 0..50u32 {
@@ -252,7 +252,7 @@ async fn a_forged_forwarded_header_buys_no_fresh_bucket() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_a_bucket() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let layer = layer_on(&clock, Quota::per_minute(1)).client_ip(
         ClientIpResolver::new().trusted_proxies(["10.0.0.0/8".parse::<IpCidr>().unwrap()]),
     );
@@ -278,7 +278,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_a_bucket() {
 
 #[tokio::test]
 async fn no_peer_address_is_a_500_never_a_shared_bucket() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(100)));
     for _ in 0..3 {
         let reply = harness
@@ -294,7 +294,7 @@ async fn no_peer_address_is_a_500_never_a_shared_bucket() {
 
 #[tokio::test]
 async fn a_custom_key_limits_per_key_and_falls_back_to_the_address() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let layer = layer_on(&clock, Quota::per_minute(2)).key(HeaderKey::new(
         http::header::HeaderName::from_static("x-consumer"),
     ));
@@ -339,7 +339,7 @@ async fn a_custom_key_limits_per_key_and_falls_back_to_the_address() {
 
 #[tokio::test]
 async fn header_sets_can_be_switched() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness =
         Harness::new(&layer_on(&clock, Quota::per_minute(1)).headers(RateLimitHeaders::None));
     let first = harness.get(PEER, "/", &[]).await;
@@ -358,7 +358,7 @@ async fn header_sets_can_be_switched() {
 
 #[tokio::test]
 async fn idle_clients_are_swept_and_the_count_falls_back() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = MemoryStore::builder()
         .clock(clock.clone())
         .sweep_interval(Duration::from_secs(10))
@@ -401,7 +401,7 @@ async fn configuration_mistakes_are_refused() {
 
 #[tokio::test]
 async fn a_quiet_policy_is_swept_too_and_frees_room_for_everyone() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = MemoryStore::builder()
         .clock(clock.clone())
         .max_keys(2)
@@ -440,7 +440,7 @@ async fn a_quiet_policy_is_swept_too_and_frees_room_for_everyone() {
 /// tracked bucket is full again), not a second that is refused again.
 #[tokio::test]
 async fn a_refusal_at_the_client_cap_tells_the_true_wait() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = MemoryStore::builder()
         .clock(clock.clone())
         .max_keys(3)
@@ -471,14 +471,13 @@ async fn a_refusal_at_the_client_cap_tells_the_true_wait() {
     );
 }
 
-fn clock_secs(clock: &FakeRelativeClock) -> Duration {
-    use governor::clock::{Clock, Reference};
-    clock.now().duration_since(Default::default()).into()
+fn clock_secs(clock: &Clock) -> Duration {
+    clock.elapsed()
 }
 
 #[tokio::test]
 async fn layers_on_one_store_share_a_policy_and_a_dropped_one_frees_its_keys() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = MemoryStore::builder()
         .clock(clock.clone())
         .max_keys(3)
@@ -514,7 +513,7 @@ async fn layers_on_one_store_share_a_policy_and_a_dropped_one_frees_its_keys() {
 
 #[tokio::test]
 async fn a_6to4_host_is_one_client() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(1)));
     assert_eq!(
         harness
@@ -542,7 +541,7 @@ async fn a_6to4_host_is_one_client() {
 /// IPv4 client behind one IPv6 prefix; each is keyed by its own IPv4 address.
 #[tokio::test]
 async fn ipv6_forms_that_embed_ipv4_are_keyed_by_their_ipv4_client() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(1)));
     // Two NAT64 clients in one /64: two buckets.
     for peer in ["[64:ff9b::c000:201]:1", "[64:ff9b::c000:202]:1"] {
@@ -580,7 +579,7 @@ async fn ipv6_forms_that_embed_ipv4_are_keyed_by_their_ipv4_client() {
 async fn the_limit_fields_describe_the_bucket() {
     // per_minute(5).burst(2): two at once, then one every 12 s; the bucket
     // refills in 24 s.
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let harness = Harness::new(&layer_on(&clock, Quota::per_minute(5).burst(2)));
     let reply = harness.get(PEER, "/", &[]).await;
     assert_eq!(header(&reply, "ratelimit-policy"), r#""default";q=2;w=24"#);
@@ -594,7 +593,7 @@ async fn the_limit_fields_describe_the_bucket() {
 /// not make every request a walk of the whole store.
 #[tokio::test]
 async fn newcomers_to_a_full_store_do_not_each_trigger_a_sweep() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = MemoryStore::builder()
         .clock(clock.clone())
         .max_keys(50)

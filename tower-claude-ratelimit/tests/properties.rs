@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use governor::clock::FakeRelativeClock;
 use proptest::prelude::*;
+use tower_claude_core::Clock;
 use tower_claude_ratelimit::{
     Check, ClientKey, Decision, MemoryStore, PolicyInfo, Quota, RateLimitStore,
 };
@@ -129,7 +129,7 @@ proptest! {
         let Ok(quota) = Quota::try_new(count, Duration::from_millis(window_ms)).and_then(|q| q.try_burst(burst)) else {
             return Ok(());
         };
-        let clock = FakeRelativeClock::default();
+        let clock = Clock::manual(Duration::ZERO);
         let store = MemoryStore::builder().clock(clock.clone()).build();
         let bucket = store.bucket(&PolicyInfo::new_for_tests("p", quota));
         let key = ClientKey::ip("198.51.100.7".parse().unwrap());

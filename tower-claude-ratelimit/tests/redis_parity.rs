@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use governor::clock::FakeRelativeClock;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use tower_claude_core::Clock;
 use tower_claude_ratelimit::{
     Check, ClientKey, Decision, MemoryStore, PolicyInfo, Quota, RateLimitStore, RedisStore,
 };
@@ -22,7 +22,7 @@ async fn decide<S: RateLimitStore>(store: &S, bucket: &S::Bucket, key: &ClientKe
 
 /// A memory store and a Redis store on one fake clock (Redis is given the
 /// clock's time rather than its own `TIME`), with a timeout for a busy machine.
-fn stores(redis: &RedisServer, clock: &FakeRelativeClock) -> (MemoryStore, RedisStore) {
+fn stores(redis: &RedisServer, clock: &Clock) -> (MemoryStore, RedisStore) {
     let memory = MemoryStore::builder().clock(clock.clone()).build();
     let shared = RedisStore::builder(redis.url())
         .clock(clock.clone())
@@ -35,7 +35,7 @@ fn stores(redis: &RedisServer, clock: &FakeRelativeClock) -> (MemoryStore, Redis
 #[tokio::test]
 async fn the_redis_store_answers_exactly_as_the_memory_store() {
     let redis = RedisServer::start();
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let (memory, shared) = stores(&redis, &clock);
     // 4 per second in bursts of 3: 250 ms a token, whole microseconds.
     let policy = PolicyInfo::new_for_tests("parity", Quota::per_second(4).burst(3));
@@ -89,7 +89,7 @@ fn memory_and_redis_decide_alike_on_random_sequences() {
                 return Ok(());
             };
             runtime.block_on(async {
-                let clock = FakeRelativeClock::default();
+                let clock = Clock::manual(Duration::ZERO);
                 let (memory, shared) = stores(&redis, &clock);
                 let policy = PolicyInfo::new_for_tests(&format!("parity-{case}"), quota);
                 let (m, r) = (memory.bucket(&policy), shared.bucket(&policy));

@@ -8,8 +8,8 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use governor::clock::FakeRelativeClock;
 use http::StatusCode;
+use tower_claude_core::Clock;
 use tower_claude_ratelimit::{AtCapacity, MemoryStore, Quota, RateLimitLayer};
 
 use support::Harness;
@@ -53,7 +53,7 @@ fn sprayed(n: u32) -> SocketAddr {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_million_addresses_stay_within_the_cap() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = MemoryStore::builder()
         .clock(clock.clone())
         .max_keys(CAP)

@@ -7,8 +7,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use governor::clock::FakeRelativeClock;
 use http::StatusCode;
+use tower_claude_core::Clock;
 use tower_claude_ratelimit::{
     Check, ClientKey, Decision, MemoryBucket, MemoryStore, PolicyInfo, Quota, RateLimitLayer,
     RateLimitStore, StoreError,
@@ -66,7 +66,7 @@ impl RateLimitStore for Down {
 
 #[tokio::test]
 async fn a_store_that_answers_later_gives_the_same_answers() {
-    let clock = FakeRelativeClock::default();
+    let clock = Clock::manual(Duration::ZERO);
     let store = Later(MemoryStore::builder().clock(clock.clone()).build());
     let harness = Harness::new(&RateLimitLayer::with_store(store, Quota::per_minute(2)));
     let first = harness.get(PEER, "/", &[]).await;

@@ -5,7 +5,6 @@
 // Library code answers bad input; it does not panic on it.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
-mod clock;
 pub mod deliver;
 mod issued;
 pub mod replay;
@@ -14,6 +13,5 @@ mod secret;
 pub mod sign;
 pub mod verify;
 
-pub use clock::UnixClock;
 pub use scheme::{Scheme, names};
 pub use secret::{STANDARD_SECRET_PREFIX, SecretError, WebhookSecret};

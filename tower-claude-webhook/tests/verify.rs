@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use http::HeaderMap;
+use tower_claude_core::Clock;
 use tower_claude_webhook::{
-    Scheme, UnixClock, WebhookSecret,
+    Scheme, WebhookSecret,
     replay::MemoryReplayCache,
     sign::Signer,
     verify::{Verifier, VerifyError},
@@ -17,8 +18,8 @@ fn secret(s: &str) -> WebhookSecret {
     WebhookSecret::new(s).unwrap()
 }
 
-fn at(now: u64) -> UnixClock {
-    UnixClock::from_fn(move || now)
+fn at(now: u64) -> Clock {
+    Clock::manual(Duration::from_secs(now))
 }
 
 fn seed_verifier(s: &str) -> Verifier {
@@ -179,7 +180,7 @@ async fn a_replayed_delivery_is_refused() {
     let signer = Signer::x_webhook(secret("k"));
     let verifier = Verifier::x_webhook(secret("k"))
         .clock(at(NOW))
-        .replay_cache(MemoryReplayCache::with_clock(1000, at(NOW)));
+        .replay_cache(MemoryReplayCache::new(1000).clock(at(NOW)));
     let headers = signer.sign("msg_once", NOW, BODY);
     assert!(verifier.verify(&headers, BODY).await.is_ok());
     assert_eq!(
@@ -216,19 +217,15 @@ async fn a_replayed_delivery_is_refused() {
 
 #[tokio::test]
 async fn a_replay_at_the_far_edge_of_the_window_is_still_refused() {
-    let now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1_000));
-    let clock = {
-        let now = std::sync::Arc::clone(&now);
-        UnixClock::from_fn(move || now.load(std::sync::atomic::Ordering::Relaxed))
-    };
+    let clock = Clock::manual(Duration::from_secs(1_000));
     let verifier = Verifier::x_webhook(secret("k"))
         .tolerance(Duration::from_secs(300))
         .clock(clock.clone())
-        .replay_cache(MemoryReplayCache::with_clock(10, clock));
+        .replay_cache(MemoryReplayCache::new(10).clock(clock.clone()));
     // Signed 300 s ahead: accepted now, and fresh until 600 s from now.
     let headers = Signer::x_webhook(secret("k")).sign("d", 1_300, BODY);
     assert!(verifier.verify(&headers, BODY).await.is_ok());
-    now.store(1_600, std::sync::atomic::Ordering::Relaxed);
+    clock.advance(Duration::from_secs(600));
     assert_eq!(
         verifier.verify(&headers, BODY).await,
         Err(VerifyError::Replayed)
@@ -237,7 +234,7 @@ async fn a_replay_at_the_far_edge_of_the_window_is_still_refused() {
 
 #[tokio::test]
 async fn one_cache_serves_several_senders_without_collisions() {
-    let cache = MemoryReplayCache::with_clock(100, at(NOW));
+    let cache = MemoryReplayCache::new(100).clock(at(NOW));
     let a = Verifier::x_webhook(secret("sender-a"))
         .clock(at(NOW))
         .replay_cache(cache.clone());

@@ -5,7 +5,10 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use tower_claude_webhook::{Scheme, UnixClock, WebhookSecret, sign::Signer, verify::Verifier};
+use std::time::Duration;
+
+use tower_claude_core::Clock;
+use tower_claude_webhook::{Scheme, WebhookSecret, sign::Signer, verify::Verifier};
 
 const NOW: u64 = 1_764_000_000;
 
@@ -84,7 +87,7 @@ pub fn check(data: &[u8]) {
         apply(mutation, &mut headers, &mut body);
     }
     let verifier = Verifier::with_secrets(scheme, [secret])
-        .clock(UnixClock::from_fn(|| NOW))
+        .clock(Clock::manual(Duration::from_secs(NOW)))
         .accept_body_only(input.body_only_accepted);
     let result = verifier.verify_signature(&headers, &body);
     if input.mutations.is_empty() && i64::from(input.skew).unsigned_abs() <= 300 {
@@ -201,7 +204,7 @@ fn check_seed(text: &str) {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let verified = Verifier::with_secrets(scheme, [secret])
-        .clock(UnixClock::from_fn(move || stamp))
+        .clock(Clock::manual(Duration::from_secs(stamp)))
         .verify_signature(&headers, body.as_bytes());
     let carries_own = signature
         .to_ascii_lowercase()

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
-use governor::clock::Clock;
 use siphasher::sip128::{Hasher128, SipHasher13};
+use tower_claude_core::Clock;
 
 use super::time::Time;
 use super::{Check, PolicyInfo, RateLimitStore, StoreError};
@@ -53,10 +53,10 @@ pub enum AtCapacity {
 ///
 /// ```
 /// use std::time::Duration;
-/// use governor::clock::FakeRelativeClock;
+/// use tower_claude_core::Clock;
 /// use tower_claude_ratelimit::{MemoryStore, Quota, RateLimitLayer};
 ///
-/// let clock = FakeRelativeClock::default();
+/// let clock = Clock::manual(Duration::ZERO);
 /// let store = MemoryStore::builder()
 ///     .clock(clock.clone())
 ///     .max_keys(100_000)
@@ -425,13 +425,10 @@ impl RateLimitStore for MemoryStore {
 }
 
 impl MemoryStoreBuilder {
-    /// Reads time from `clock` (governor's `FakeRelativeClock` in tests).
+    /// Reads time from `clock` (a manual [`Clock`] in tests).
     #[must_use]
-    pub fn clock<C>(mut self, clock: C) -> Self
-    where
-        C: Clock + Send + Sync + 'static,
-    {
-        self.time = Some(Time::injected(clock));
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.time = Some(Time::from_clock(clock));
         self
     }
 
@@ -512,13 +509,10 @@ impl fmt::Debug for MemoryBucket {
 mod tests {
     use super::*;
     use crate::Quota;
-    use governor::clock::FakeRelativeClock;
+    use tower_claude_core::Clock;
 
-    fn setup(
-        max_keys: usize,
-        at_capacity: AtCapacity,
-    ) -> (FakeRelativeClock, MemoryStore, MemoryBucket) {
-        let clock = FakeRelativeClock::default();
+    fn setup(max_keys: usize, at_capacity: AtCapacity) -> (Clock, MemoryStore, MemoryBucket) {
+        let clock = Clock::manual(Duration::ZERO);
         let store = MemoryStore::builder()
             .clock(clock.clone())
             .max_keys(max_keys)

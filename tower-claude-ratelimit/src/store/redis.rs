@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use governor::clock::Clock;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use tower_claude_core::Clock;
 
 use tower_claude_core::{WarnOnce, redact_url};
 
@@ -277,11 +277,8 @@ impl RedisStoreBuilder {
     /// Passes time from `clock` to the script instead of Redis `TIME`, so a
     /// test can compare this store with [`MemoryStore`] step by step.
     #[must_use]
-    pub fn clock<C>(mut self, clock: C) -> Self
-    where
-        C: Clock + Send + Sync + 'static,
-    {
-        self.injected = Some(Time::injected(clock));
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.injected = Some(Time::from_clock(clock));
         self
     }
 

@@ -1,16 +1,18 @@
-//! The clock of the in-memory store: quanta by default, any governor clock in tests.
+//! The clock of the stores: quanta by default (the cheapest monotonic read),
+//! a core [`Clock`] when one is given.
 
 use std::fmt;
 use std::sync::Arc;
 
-use governor::clock::{Clock, QuantaClock, Reference};
+use governor::clock::{Clock as GovernorClock, QuantaClock, Reference};
+use tower_claude_core::Clock;
 
 /// Nanoseconds since the store was made, from an injected clock.
 #[derive(Clone)]
 pub(crate) enum Time {
     Quanta {
         clock: QuantaClock,
-        start: <QuantaClock as Clock>::Instant,
+        start: <QuantaClock as GovernorClock>::Instant,
     },
     Injected(Arc<dyn Fn() -> u64 + Send + Sync>),
 }
@@ -22,12 +24,16 @@ impl Time {
         Self::Quanta { clock, start }
     }
 
-    pub(crate) fn injected<C>(clock: C) -> Self
-    where
-        C: Clock + Send + Sync + 'static,
-    {
-        let start = clock.now();
-        Self::Injected(Arc::new(move || clock.now().duration_since(start).as_u64()))
+    /// `clock`'s time; the system clock is read through quanta.
+    pub(crate) fn from_clock(clock: Clock) -> Self {
+        if clock.is_system() {
+            return Self::quanta();
+        }
+        let start = clock.elapsed();
+        Self::Injected(Arc::new(move || {
+            let since = clock.elapsed().saturating_sub(start);
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        }))
     }
 
     /// Nanoseconds since the store was made, plus one so that 0 never means

@@ -15,13 +15,13 @@ use http_body_util::Full;
 use tower::{BoxError, ServiceExt};
 use tower_service::Service;
 
-use crate::clock::UnixClock;
 use crate::deliver::retry::{AttemptOutcome, retry_after};
 use crate::deliver::{
     DeliveryError, DeliveryFailure, DeliveryReport, PlainHttp, RetryPolicy, SendError, Webhook,
 };
 use crate::names;
 use crate::sign::Signer;
+use tower_claude_core::Clock;
 
 /// The default largest body a sender signs: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -80,7 +80,7 @@ struct SenderConfig {
     retry: RetryPolicy,
     plain_http: PlainHttp,
     max_body: usize,
-    clock: UnixClock,
+    clock: Clock,
 }
 
 impl<C> WebhookSender<C> {
@@ -93,7 +93,7 @@ impl<C> WebhookSender<C> {
                 retry: RetryPolicy::default(),
                 plain_http: PlainHttp::default(),
                 max_body: DEFAULT_MAX_BODY,
-                clock: UnixClock::system(),
+                clock: Clock::system(),
             }),
         }
     }
@@ -122,7 +122,7 @@ impl<C> WebhookSender<C> {
 
     /// Reads the signing time from `clock`.
     #[must_use]
-    pub fn clock(mut self, clock: UnixClock) -> Self {
+    pub fn clock(mut self, clock: Clock) -> Self {
         Arc::make_mut(&mut self.config).clock = clock;
         self
     }
@@ -219,11 +219,12 @@ where
     loop {
         attempt += 1;
         let mut headers = headers.clone();
-        if let Err(error) =
-            config
-                .signer
-                .sign_unique(&mut headers, id.as_str(), config.clock.now(), &body)
-        {
+        if let Err(error) = config.signer.sign_unique(
+            &mut headers,
+            id.as_str(),
+            config.clock.unix_seconds(),
+            &body,
+        ) {
             return Err(end(attempt - 1, DeliveryFailure::Refused(error)));
         }
         let mut request = Request::new(Full::new(body.clone()));

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::clock::UnixClock;
+use tower_claude_core::Clock;
 
 /// The future of [`ReplayCache::first_seen`].
 pub type ReplayFuture<'a> =
@@ -50,7 +50,7 @@ impl std::error::Error for ReplayCacheError {}
 #[derive(Clone)]
 pub struct MemoryReplayCache {
     inner: Arc<Mutex<Entries>>,
-    clock: UnixClock,
+    clock: Clock,
 }
 
 struct Entries {
@@ -64,19 +64,21 @@ impl MemoryReplayCache {
     /// A cache of at most `capacity` keys (100,000 is a day of one delivery a
     /// second, many windows over).
     pub fn new(capacity: usize) -> Self {
-        Self::with_clock(capacity, UnixClock::system())
-    }
-
-    /// A cache reading time from `clock`.
-    pub fn with_clock(capacity: usize, clock: UnixClock) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Entries {
                 expiry: HashMap::new(),
                 capacity: capacity.max(1),
                 next_sweep: 0,
             })),
-            clock,
+            clock: Clock::system(),
         }
+    }
+
+    /// Reads time from `clock` (a manual [`Clock`] in tests).
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Keys remembered now (expired ones included until the next sweep).
@@ -95,7 +97,7 @@ impl MemoryReplayCache {
     }
 
     fn record(&self, key: &str, ttl: Duration) -> Result<bool, ReplayCacheError> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         let until = now.saturating_add(ttl.as_secs().max(1));
         let mut entries = self.lock();
         if let Some(expires) = entries.expiry.get(key) {
@@ -124,7 +126,7 @@ impl ReplayCache for MemoryReplayCache {
     }
 
     fn contains<'a>(&'a self, key: &'a str) -> ReplayFuture<'a> {
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         let live = self
             .lock()
             .expiry
@@ -147,22 +149,17 @@ impl fmt::Debug for MemoryReplayCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
 
     #[test]
     fn remembers_for_the_window_and_refuses_when_full() {
-        let now = Arc::new(AtomicU64::new(1_000));
-        let clock = {
-            let now = Arc::clone(&now);
-            UnixClock::from_fn(move || now.load(Ordering::Relaxed))
-        };
-        let cache = MemoryReplayCache::with_clock(2, clock);
+        let clock = Clock::manual(Duration::from_secs(1_000));
+        let cache = MemoryReplayCache::new(2).clock(clock.clone());
         let ttl = Duration::from_secs(300);
         assert_eq!(cache.record("a", ttl), Ok(true));
         assert_eq!(cache.record("a", ttl), Ok(false));
         assert_eq!(cache.record("b", ttl), Ok(true));
         assert!(cache.record("c", ttl).is_err(), "full of live keys");
-        now.store(1_301, Ordering::Relaxed);
+        clock.advance(Duration::from_secs(301));
         assert_eq!(cache.record("c", ttl), Ok(true), "a and b expired");
         assert_eq!(cache.len(), 1);
     }

@@ -9,12 +9,12 @@ use http::header::HeaderName;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::clock::UnixClock;
 use crate::replay::ReplayCache;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::WebhookSecret;
 use crate::verify::claim::{Claim, hex_signatures, standard_signatures, text};
 use crate::verify::{Delivery, VerifiedWebhook, VerifyError};
+use tower_claude_core::Clock;
 
 /// The default freshness window: five minutes each way.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -22,13 +22,15 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// Checks webhooks in one scheme against one or several secrets.
 ///
 /// ```
-/// use tower_claude_webhook::{UnixClock, WebhookSecret};
+/// use std::time::Duration;
+/// use tower_claude_core::Clock;
+/// use tower_claude_webhook::WebhookSecret;
 /// use tower_claude_webhook::sign::Signer;
 /// use tower_claude_webhook::verify::Verifier;
 ///
 /// let secret = WebhookSecret::new("s3cret").unwrap();
 /// let headers = Signer::x_webhook(secret.clone()).sign("d-1", 1_700_000_000, b"{}");
-/// let verifier = Verifier::x_webhook(secret).clock(UnixClock::from_fn(|| 1_700_000_100));
+/// let verifier = Verifier::x_webhook(secret).clock(Clock::manual(Duration::from_secs(1_700_000_100)));
 /// let webhook = verifier.verify_signature(&headers, b"{}").unwrap();
 /// assert_eq!(webhook.delivery_id.as_deref(), Some("d-1"));
 /// assert!(verifier.verify_signature(&headers, b"{ }").is_err());
@@ -38,7 +40,7 @@ pub struct Verifier {
     scheme: Scheme,
     keys: Keys,
     tolerance: Duration,
-    clock: UnixClock,
+    clock: Clock,
     replay: Option<Arc<dyn ReplayCache>>,
     duplicate_window: Option<Duration>,
     body_only: bool,
@@ -63,7 +65,7 @@ impl Verifier {
             scheme,
             keys: Keys::new(&secrets),
             tolerance: DEFAULT_TOLERANCE,
-            clock: UnixClock::system(),
+            clock: Clock::system(),
             replay: None,
             duplicate_window: None,
             body_only: false,
@@ -86,7 +88,7 @@ impl Verifier {
 
     /// Reads the time from `clock`.
     #[must_use]
-    pub fn clock(mut self, clock: UnixClock) -> Self {
+    pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }
@@ -343,7 +345,7 @@ impl Verifier {
             return Err(malformed());
         }
         let timestamp: u64 = stamp.parse().map_err(|_| malformed())?;
-        let now = self.clock.now();
+        let now = self.clock.unix_seconds();
         let window = self.tolerance.as_secs();
         if timestamp < now && now - timestamp > window {
             return Err(VerifyError::TooOld {
