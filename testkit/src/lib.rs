@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod redis;
 
 use bytes::Bytes;

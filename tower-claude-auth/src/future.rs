@@ -7,10 +7,7 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use tower_claude_core::ResponseBody;
-
-type BoxResponseFuture<B, E> =
-    Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
+use tower_claude_core::{BoxResponseFuture, LayerAnswer, ResponseBody};
 
 pin_project! {
     /// The future of a request through [`BearerAuth`](crate::BearerAuth). No
@@ -29,10 +26,8 @@ pin_project! {
         // `private`: the response of an authenticated request, which no
         // shared cache may keep unless the handler said otherwise.
         Inner { #[pin] future: F, private: bool },
-        // Boxed: a refusal is the rare path, and a small future is cheaper to
-        // move on the common one.
-        Refused { response: Option<Box<Response<ResponseBody<B>>>> },
-        Verifying { future: BoxResponseFuture<B, E> },
+        // A refusal, or the wait for bcrypt or a custom verifier.
+        Answer { answer: LayerAnswer<B, E> },
     }
 }
 
@@ -60,15 +55,17 @@ impl<F, B, E> ResponseFuture<F, B, E> {
 
     pub(crate) fn refused(response: Response<ResponseBody<B>>) -> Self {
         Self {
-            kind: Kind::Refused {
-                response: Some(Box::new(response)),
+            kind: Kind::Answer {
+                answer: LayerAnswer::ready(response),
             },
         }
     }
 
     pub(crate) fn verifying(future: BoxResponseFuture<B, E>) -> Self {
         Self {
-            kind: Kind::Verifying { future },
+            kind: Kind::Answer {
+                answer: LayerAnswer::pending(future),
+            },
         }
     }
 }
@@ -91,12 +88,7 @@ where
                 Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
                 Poll::Pending => Poll::Pending,
             },
-            // Polled again after completion: the contract allows never finishing.
-            KindProj::Refused { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(*response)),
-                None => Poll::Pending,
-            },
-            KindProj::Verifying { future } => future.as_mut().poll(cx),
+            KindProj::Answer { answer } => Pin::new(answer).poll(cx),
         }
     }
 }
@@ -113,13 +105,9 @@ pub(crate) fn mark_private<B>(response: &mut Response<B>) {
 
 impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.kind {
-            Kind::Inner { .. } => "inner",
-            Kind::Refused { .. } => "refused",
-            Kind::Verifying { .. } => "verifying",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        match &self.kind {
+            Kind::Inner { .. } => f.write_str("ResponseFuture(inner)"),
+            Kind::Answer { answer } => f.debug_tuple("ResponseFuture").field(answer).finish(),
+        }
     }
 }

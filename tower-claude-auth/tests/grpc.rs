@@ -1,34 +1,19 @@
 //! The layer on a real tonic server, called by a real tonic client.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint, Server, server::TcpIncoming};
+use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tower_claude_auth::{
     Authenticated, BearerAuthLayer, Credential, Key, KeyStore, TokenVerifier, Verification,
     VerifyFuture,
 };
-use tower_claude_testkit::listener;
+use tower_claude_testkit::grpc::serve_health;
 
 async fn serve(layer: BearerAuthLayer) -> HealthClient<Channel> {
-    let (listener, addr): (_, SocketAddr) = listener().await;
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(async move {
-        Server::builder()
-            .layer(layer)
-            .add_service(health)
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-    });
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    HealthClient::new(channel)
+    serve_health(layer).await.1
 }
 
 fn with_token(token: &str) -> tonic::Request<HealthCheckRequest> {

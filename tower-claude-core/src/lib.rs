@@ -5,6 +5,7 @@
 // Library code answers bad input; it does not panic on it.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod answer;
 mod body;
 mod client_ip;
 mod clock;
@@ -17,6 +18,7 @@ mod rejection;
 mod service;
 mod throttle;
 
+pub use answer::{BoxResponseFuture, LayerAnswer};
 pub use body::{RejectionBody, ResponseBody};
 pub use client_ip::{
     ClientIpResolver, ForwardedHeader, InsertPeerAddr, InsertPeerAddrLayer, IpCidr, Ipv6Prefix,

@@ -97,28 +97,10 @@ async fn axum_without_connect_info_is_a_500_not_a_shared_identity() {
 }
 
 async fn serve_tonic(layer: GateLayer) -> SocketAddr {
-    let (listener, addr) = listener().await;
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(health)
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-    });
-    addr
+    tower_claude_testkit::grpc::serve_health(layer).await.0
 }
 
-async fn health_client(
-    addr: SocketAddr,
-) -> tonic_health::pb::health_client::HealthClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    tonic_health::pb::health_client::HealthClient::new(channel)
-}
+use tower_claude_testkit::grpc::health_client;
 
 #[tokio::test]
 async fn tonic_client_gets_unauthenticated_with_the_message() {

@@ -1,5 +1,6 @@
 //! Redirecting plain-HTTP requests to HTTPS, without becoming an open redirect.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -8,8 +9,8 @@ use bytes::Bytes;
 use http::header::{HOST, HeaderValue, LOCATION};
 use http::{Request, Response, StatusCode};
 use tower_claude_core::{
-    ClientIpResolver, LogThrottle, PathRules, Rejection, RejectionBody, RequestHead, Responder,
-    ResponseBody, SharedResponder,
+    ClientIpResolver, LayerAnswer, LogThrottle, PathRules, Rejection, RejectionBody, RequestHead,
+    Responder, ResponseBody, SharedResponder,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -327,7 +328,7 @@ pin_project_lite::pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
         Inner { #[pin] future: F },
-        Answer { response: Option<Box<Response<ResponseBody<B>>>> },
+        Answer { answer: LayerAnswer<B, Infallible> },
     }
 }
 
@@ -341,7 +342,7 @@ impl<F, B> RedirectFuture<F, B> {
     fn answer(response: Response<ResponseBody<B>>) -> Self {
         Self {
             kind: Kind::Answer {
-                response: Some(Box::new(response)),
+                answer: LayerAnswer::ready(response),
             },
         }
     }
@@ -359,11 +360,9 @@ where
                 Poll::Ready(result) => Poll::Ready(result.map(|r| r.map(ResponseBody::inner))),
                 Poll::Pending => Poll::Pending,
             },
-            // Polled again after completion: the contract allows never finishing.
-            KindProj::Answer { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(*response)),
-                None => Poll::Pending,
-            },
+            KindProj::Answer { answer } => std::pin::Pin::new(answer)
+                .poll(cx)
+                .map(|answered| answered.map_err(|never| match never {})),
         }
     }
 }

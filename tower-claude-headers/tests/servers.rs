@@ -198,21 +198,10 @@ async fn redirect_refuses_hostile_hosts() {
 
 #[tokio::test]
 async fn grpc_responses_skip_browser_headers() {
-    let (listener, addr) = listener().await;
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .layer(SecurityHeadersBuilder::web().hsts_always(true).build())
-            .add_service(health)
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-    });
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    let (_, mut client) = tower_claude_testkit::grpc::serve_health(
+        SecurityHeadersBuilder::web().hsts_always(true).build(),
+    )
+    .await;
     let response = client
         .check(tonic_health::pb::HealthCheckRequest::default())
         .await

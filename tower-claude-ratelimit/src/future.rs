@@ -8,13 +8,10 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use tower_claude_core::ResponseBody;
+use tower_claude_core::{BoxResponseFuture, LayerAnswer, ResponseBody};
 
 use crate::decision::Decision;
 use crate::headers::{PolicyHeaders, RateLimitHeaders};
-
-pub(crate) type BoxResponseFuture<B, E> =
-    Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
 
 /// The rate-limit fields to write on the inner service's response.
 pub(crate) struct Stamp {
@@ -44,8 +41,8 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
         Inner { #[pin] future: F, stamp: Option<Stamp> },
-        Refused { response: Option<Box<Response<ResponseBody<B>>>> },
-        Deciding { future: BoxResponseFuture<B, E> },
+        // A refusal, or the wait for a network store.
+        Answer { answer: LayerAnswer<B, E> },
     }
 }
 
@@ -58,15 +55,17 @@ impl<F, B, E> ResponseFuture<F, B, E> {
 
     pub(crate) fn refused(response: Response<ResponseBody<B>>) -> Self {
         Self {
-            kind: Kind::Refused {
-                response: Some(Box::new(response)),
+            kind: Kind::Answer {
+                answer: LayerAnswer::ready(response),
             },
         }
     }
 
     pub(crate) fn deciding(future: BoxResponseFuture<B, E>) -> Self {
         Self {
-            kind: Kind::Deciding { future },
+            kind: Kind::Answer {
+                answer: LayerAnswer::pending(future),
+            },
         }
     }
 }
@@ -90,25 +89,16 @@ where
                 }
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))
             }
-            // Polled again after completion: the contract allows never finishing.
-            KindProj::Refused { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(*response)),
-                None => Poll::Pending,
-            },
-            KindProj::Deciding { future } => future.as_mut().poll(cx),
+            KindProj::Answer { answer } => Pin::new(answer).poll(cx),
         }
     }
 }
 
 impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.kind {
-            Kind::Inner { .. } => "inner",
-            Kind::Refused { .. } => "refused",
-            Kind::Deciding { .. } => "deciding",
-        };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        match &self.kind {
+            Kind::Inner { .. } => f.write_str("ResponseFuture(inner)"),
+            Kind::Answer { answer } => f.debug_tuple("ResponseFuture").field(answer).finish(),
+        }
     }
 }

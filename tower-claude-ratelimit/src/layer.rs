@@ -3,20 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use http::{Extensions, HeaderMap, Method};
 use tower_claude_core::{
-    ClientIpResolver, IpCidr, Ipv6Prefix, LogThrottle, MissingPeerAddr, PathRules, Rejection,
-    Responder, SharedResponder,
+    ClientIpResolver, IpCidr, Ipv6Prefix, LogThrottle, PathRules, Responder, SharedResponder,
 };
 use tower_layer::Layer;
 
 use crate::error::RateLimitConfigError;
 use crate::headers::{PolicyHeaders, RateLimitHeaders, is_valid_policy_name};
-use crate::key::{ClientKey, KeyExtractor, KeyInput};
+use crate::key::KeyExtractor;
 use crate::quota::Quota;
 use crate::service::RateLimit;
 use crate::store::{MemoryStore, PolicyInfo, RateLimitStore};
-use tower_claude_core::routing_path;
 
 pub(crate) const LAYER: &str = "tower_claude_ratelimit";
 
@@ -58,36 +55,25 @@ pub(crate) struct Policy<B> {
     pub(crate) headers: Arc<PolicyHeaders>,
 }
 
-struct Route<B> {
-    rules: PathRules,
-    policy: Policy<B>,
+pub(crate) struct Route<B> {
+    pub(crate) rules: PathRules,
+    pub(crate) policy: Policy<B>,
 }
 
 pub(crate) struct Config<St: RateLimitStore> {
     pub(crate) store: St,
-    default: Policy<St::Bucket>,
-    routes: Vec<Route<St::Bucket>>,
-    exempt: PathRules,
-    exempt_ips: Vec<IpCidr>,
-    resolver: ClientIpResolver,
-    ipv6_prefix: Ipv6Prefix,
-    key: Option<Arc<dyn KeyExtractor>>,
+    pub(crate) default: Policy<St::Bucket>,
+    pub(crate) routes: Vec<Route<St::Bucket>>,
+    pub(crate) exempt: PathRules,
+    pub(crate) exempt_ips: Vec<IpCidr>,
+    pub(crate) resolver: ClientIpResolver,
+    pub(crate) ipv6_prefix: Ipv6Prefix,
+    pub(crate) key: Option<Arc<dyn KeyExtractor>>,
     pub(crate) headers: RateLimitHeaders,
     pub(crate) responder: SharedResponder,
     /// Bounds the warnings a failing store writes under a flood.
     pub(crate) refusal_log: Arc<LogThrottle>,
 }
-
-/// What the layer does with a request before asking the store.
-pub(crate) enum Plan {
-    Pass,
-    Limit(PolicyId, ClientKey),
-    Refuse(Box<Rejection>),
-}
-
-/// A policy of a layer: a route's index, or the default.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PolicyId(Option<usize>);
 
 impl RateLimitLayer<MemoryStore> {
     /// Limits each client to `quota`, with buckets in memory.
@@ -306,74 +292,6 @@ fn policy<St: RateLimitStore>(store: &St, name: Arc<str>, quota: Quota) -> Polic
         bucket: store.bucket(&info),
         info,
         headers,
-    }
-}
-
-impl<St: RateLimitStore> Config<St> {
-    pub(crate) fn plan(
-        &self,
-        method: &Method,
-        uri: &http::Uri,
-        headers: &HeaderMap,
-        extensions: &Extensions,
-    ) -> Plan {
-        let path = uri.path();
-        if self.exempt.is_match(method, path) {
-            return Plan::Pass;
-        }
-        let (client_ip, missing) = match self.resolver.resolve(headers, extensions) {
-            Ok(ip) => (Some(ip), None),
-            Err(missing) => (None, Some(missing)),
-        };
-        if let Some(ip) = client_ip
-            && self.exempt_ips.iter().any(|block| block.contains(ip))
-        {
-            return Plan::Pass;
-        }
-        let grouped = client_ip.map(|ip| self.ipv6_prefix.apply(ip));
-        let chosen = self.key.as_ref().and_then(|extractor| {
-            extractor.extract(&KeyInput {
-                method,
-                uri,
-                headers,
-                extensions,
-                client_ip: grouped,
-            })
-        });
-        let key = match (chosen, grouped) {
-            (Some(key), _) => key,
-            (None, Some(ip)) => ClientKey::ip(ip),
-            (None, None) => return Plan::Refuse(Box::new(report_missing(missing))),
-        };
-        Plan::Limit(self.policy_for(method, path), key)
-    }
-
-    fn policy_for(&self, method: &Method, path: &str) -> PolicyId {
-        if self.routes.is_empty() {
-            return PolicyId(None);
-        }
-        let path = routing_path(path);
-        PolicyId(
-            self.routes
-                .iter()
-                .position(|r| r.rules.covers(method, &path)),
-        )
-    }
-
-    pub(crate) fn policy(&self, id: PolicyId) -> &Policy<St::Bucket> {
-        id.0.and_then(|index| self.routes.get(index))
-            .map_or(&self.default, |route| &route.policy)
-    }
-}
-
-fn report_missing(missing: Option<MissingPeerAddr>) -> Rejection {
-    match missing {
-        Some(missing) => missing.report(LAYER),
-        // Unreachable: without a client address the resolver said why.
-        None => Rejection::internal(
-            "missing_client_address",
-            "the server could not determine the client address",
-        ),
     }
 }
 

@@ -11,6 +11,7 @@ mod future;
 mod headers;
 mod key;
 mod layer;
+mod plan;
 mod quota;
 mod service;
 mod store;
@@ -30,6 +31,6 @@ pub use store::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{
-    GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisStats, RedisStore, RedisStoreBuilder,
-    RedisStoreError,
+    GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisClusterBuilder, RedisStats, RedisStore,
+    RedisStoreBuilder, RedisStoreError,
 };

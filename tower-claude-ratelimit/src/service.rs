@@ -12,7 +12,8 @@ use tower_service::Service;
 use crate::decision::Decision;
 use crate::future::{ResponseFuture, Stamp};
 use crate::headers::RateLimitHeaders;
-use crate::layer::{Config, LAYER, Plan, Policy};
+use crate::layer::{Config, LAYER, Policy};
+use crate::plan::Plan;
 use crate::store::{Check, RateLimitStore, StoreError};
 
 /// The service of [`RateLimitLayer`](crate::RateLimitLayer).

@@ -153,9 +153,7 @@ async fn when_redis_stops_each_policy_does_what_it_says_and_limiting_resumes() {
 
 #[tokio::test]
 async fn a_tonic_client_sees_unavailable_when_failing_closed() {
-    use tonic::transport::{Endpoint, Server, server::TcpIncoming};
     use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_client::HealthClient;
 
     let mut redis = RedisServer::start();
     let layer = RateLimitLayer::with_store(
@@ -166,21 +164,7 @@ async fn a_tonic_client_sees_unavailable_when_failing_closed() {
             .unwrap(),
         Quota::per_minute(100),
     );
-    let (listener, addr) = tower_claude_testkit::listener().await;
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(async move {
-        Server::builder()
-            .layer(layer)
-            .add_service(health)
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-    });
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
+    let (_, mut client) = tower_claude_testkit::grpc::serve_health(layer).await;
     assert!(client.check(HealthCheckRequest::default()).await.is_ok());
     redis.stop();
     let status = client
@@ -276,7 +260,7 @@ async fn a_flood_from_one_limited_address_barely_reaches_redis() {
 async fn a_three_node_cluster_gives_the_same_counts() {
     let cluster = RedisCluster::start();
     let store = RedisStore::cluster_builder(cluster.urls())
-        .build_cluster()
+        .build()
         .await
         .unwrap();
     let policy = PolicyInfo::new_for_tests("cluster", Quota::per_minute(7));

@@ -2,14 +2,11 @@
 //! tonic client, and plain hyper with the core's peer-address helper.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use axum::{Router, routing::get as route_get};
 use http::StatusCode;
 use tonic::Code;
-use tonic::transport::{Endpoint, Server, server::TcpIncoming};
 use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
 use tower::Layer;
 use tower_claude_ratelimit::{Quota, RateLimitLayer};
 use tower_claude_testkit::{get, listener, serve_axum};
@@ -60,22 +57,8 @@ async fn axum_without_connect_info_is_a_500_naming_the_fix() {
 
 #[tokio::test]
 async fn tonic_client_sees_resource_exhausted() {
-    let (listener, addr): (_, SocketAddr) = listener().await;
-    let (_reporter, health) = tonic_health::server::health_reporter();
     let layer = RateLimitLayer::per_ip(Quota::per_minute(2));
-    tokio::spawn(async move {
-        Server::builder()
-            .layer(layer)
-            .add_service(health)
-            .serve_with_incoming(TcpIncoming::from(listener))
-            .await
-    });
-    let channel = Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
+    let (_, mut client) = tower_claude_testkit::grpc::serve_health(layer).await;
     for _ in 0..2 {
         let reply = client.check(HealthCheckRequest::default()).await.unwrap();
         assert_eq!(reply.metadata().get("x-ratelimit-limit").unwrap(), "2");

@@ -13,8 +13,8 @@ use std::time::Duration;
 pub use memory::{AtCapacity, MemoryBucket, MemoryStore, MemoryStoreBuilder};
 #[cfg(feature = "redis")]
 pub use redis::{
-    GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisStats, RedisStore, RedisStoreBuilder,
-    RedisStoreError,
+    GCRA_SCRIPT, OnRedisFailure, RedisBucket, RedisClusterBuilder, RedisStats, RedisStore,
+    RedisStoreBuilder, RedisStoreError,
 };
 
 use crate::decision::Decision;

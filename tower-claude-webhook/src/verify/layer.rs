@@ -7,19 +7,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use http::{Request, Response, StatusCode};
+use bytes::Bytes;
+use http::{Request, Response};
 use http_body::Body;
-use http_body_util::BodyExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower_claude_core::{
-    GrpcStatus, LogThrottle, Rejection, RejectionBody, Responder, ResponseBody, SharedResponder,
-};
+use tokio::sync::Semaphore;
+use tower_claude_core::{LogThrottle, Rejection, Responder, ResponseBody, SharedResponder};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::verify::{VerifiedWebhook, Verifier, VerifyError};
+use crate::verify::Verifier;
+use crate::verify::answers::{duplicate, rejection_for};
 
 /// The default largest webhook body a receiver reads: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -67,13 +64,13 @@ pub struct VerifyWebhookLayer {
 }
 
 #[derive(Clone)]
-struct ReceiveConfig {
+pub(super) struct ReceiveConfig {
     verifier: Verifier,
-    limit: usize,
-    body_timeout: Duration,
-    max_in_flight: usize,
+    pub(super) limit: usize,
+    pub(super) body_timeout: Duration,
+    pub(super) max_in_flight: usize,
     /// Bytes of body memory left for unfinished bodies.
-    in_flight: Arc<Semaphore>,
+    pub(super) in_flight: Arc<Semaphore>,
     responder: SharedResponder,
     refusal_log: Arc<LogThrottle>,
 }
@@ -259,112 +256,6 @@ where
 }
 
 impl ReceiveConfig {
-    /// The body, read within the deadline. Each chunk is charged to the
-    /// in-flight budget as it arrives (a connection that announces a large body
-    /// and sends nothing holds nothing) and the charge is returned when the
-    /// read ends, however it ends.
-    async fn read_body<B>(
-        &self,
-        parts: &http::request::Parts,
-        body: B,
-    ) -> Result<Bytes, Box<Rejection>>
-    where
-        B: Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        match parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .map(|v| v.to_str().ok().and_then(|v| v.parse::<u64>().ok()))
-        {
-            None => {}
-            Some(Some(length)) if length > self.limit as u64 => return Err(self.too_large()),
-            Some(Some(_)) => {}
-            Some(None) => {
-                return Err(Box::new(Rejection::bad_request(
-                    "webhook_body_unreadable",
-                    "Content-Length is not a number",
-                )));
-            }
-        }
-        match tokio::time::timeout(self.body_timeout, self.collect_charged(body)).await {
-            Ok(result) => result,
-            Err(_) => Err(Box::new(Rejection::new(
-                StatusCode::REQUEST_TIMEOUT,
-                GrpcStatus::DeadlineExceeded,
-                "invalid_request_error",
-                "webhook_body_timeout",
-                format!(
-                    "the webhook body did not arrive within {} s",
-                    self.body_timeout.as_secs_f64()
-                ),
-            ))),
-        }
-    }
-
-    async fn collect_charged<B>(&self, body: B) -> Result<Bytes, Box<Rejection>>
-    where
-        B: Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let mut body = std::pin::pin!(body);
-        // Grown as bytes arrive, never allocated for what a client only
-        // announced; the budget is charged for the buffer's real capacity.
-        let mut bytes = BytesMut::new();
-        let mut charge: Option<OwnedSemaphorePermit> = None;
-        let mut charged = 0usize;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|_| {
-                Box::new(Rejection::bad_request(
-                    "webhook_body_unreadable",
-                    "the webhook body could not be read",
-                ))
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers carry nothing signed
-            };
-            let total = bytes.len() + data.remaining();
-            if total > self.limit {
-                return Err(self.too_large());
-            }
-            bytes.reserve(data.remaining());
-            let needed = bytes.capacity().saturating_sub(charged);
-            if needed > 0 {
-                let permits = u32::try_from(needed).map_err(|_| self.too_large())?;
-                let Ok(more) = Arc::clone(&self.in_flight).try_acquire_many_owned(permits) else {
-                    return Err(self.busy());
-                };
-                charged += needed;
-                match charge.as_mut() {
-                    Some(held) => held.merge(more),
-                    None => charge = Some(more),
-                }
-            }
-            bytes.put(data);
-        }
-        Ok(bytes.freeze())
-    }
-
-    fn too_large(&self) -> Box<Rejection> {
-        Box::new(Rejection::payload_too_large(
-            "webhook_too_large",
-            format!("webhook body is larger than {} bytes", self.limit),
-        ))
-    }
-
-    fn busy(&self) -> Box<Rejection> {
-        Box::new(
-            Rejection::unavailable(
-                "webhook_receiver_busy",
-                format!(
-                    "more than {} bytes of webhook bodies are in flight; retry later",
-                    self.max_in_flight
-                ),
-            )
-            .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
-        )
-    }
-
     /// One line per refusal, the first few of each reason in an interval.
     fn log_refusal(&self, parts: &http::request::Parts, rejection: &Rejection) {
         let admit = self.refusal_log.admit(rejection.code());
@@ -385,53 +276,6 @@ impl ReceiveConfig {
                 "webhook refused"
             );
         }
-    }
-}
-
-/// The answer to a new attempt of a delivery already processed: success, so
-/// the sender stops, and a body that says the handler did not run again.
-fn duplicate<RB>(webhook: &VerifiedWebhook) -> Response<ResponseBody<RB>> {
-    let body = format!(
-        r#"{{"duplicate":true,"delivery_id":{}}}"#,
-        json_string(webhook.delivery_id.as_deref().unwrap_or_default())
-    );
-    let mut response = Response::new(ResponseBody::rejection(RejectionBody::new(Bytes::from(
-        body,
-    ))));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    tracing::info!(
-        target: "tower_claude_webhook",
-        delivery_id = webhook.delivery_id.as_deref(),
-        "webhook delivery already processed; acknowledged as a duplicate"
-    );
-    response
-}
-
-/// `text` as a JSON string. Delivery ids are visible ASCII (checked when
-/// read), so only `"` and `\` need escaping.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        if matches!(c, '"' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
-fn rejection_for(error: &VerifyError) -> Rejection {
-    match error {
-        VerifyError::ReplayCacheUnavailable(_) => Rejection::unavailable(
-            error.code(),
-            "webhook replay protection is unavailable; retry later",
-        )
-        .with_header(RETRY_AFTER, HeaderValue::from_static("5")),
-        _ => Rejection::unauthenticated(error.code(), error.to_string()),
     }
 }
 

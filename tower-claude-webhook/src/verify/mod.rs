@@ -4,6 +4,8 @@
 //! puts it in front of a handler, which gets the identical raw bytes it
 //! verified.
 
+mod answers;
+mod body;
 mod claim;
 mod layer;
 mod outcome;

@@ -8,11 +8,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
-use tower_claude_core::Clock;
 
-use tower_claude_core::{WarnOnce, redact_url};
+use tower_claude_core::WarnOnce;
+
+mod builder;
+mod stats;
+
+pub use builder::{RedisClusterBuilder, RedisStoreBuilder, RedisStoreError};
+pub use stats::{OnRedisFailure, RedisStats};
 
 use super::memory::{MemoryBucket, MemoryStore};
 use super::time::Time;
@@ -27,83 +32,7 @@ use crate::key::ClientKey;
 /// skewed clocks agree). The key holds the theoretical arrival time and expires
 /// when the bucket is full again, so Redis keeps only active clients.
 /// Returns `{allowed, remaining, reset_us, retry_after_us}`.
-pub const GCRA_SCRIPT: &str = r"
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local now
-if ARGV[3] ~= nil and ARGV[3] ~= '' then
-  now = tonumber(ARGV[3])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if tat < now then tat = now end
-local new_tat = tat + interval
-local backlog = new_tat - now
-if backlog > tolerance then
-  return {0, 0, tat - now, backlog - tolerance}
-end
-local remaining = math.floor((tolerance - backlog) / interval)
-local ttl_ms = math.max(1, math.ceil(backlog / 1000))
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl_ms)
-return {1, remaining, backlog, 0}
-";
-
-/// What a [`RedisStore`] does when Redis is down, slow or answers an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum OnRedisFailure {
-    /// Admit the request; log a warning (at most every 10 s) and count it in
-    /// [`RedisStats::failed_open`]. No limit while Redis is down.
-    Allow,
-    /// Refuse with 503 and `Retry-After: 1` (gRPC `UNAVAILABLE`). A Redis
-    /// outage becomes an outage of the service.
-    Refuse,
-    /// Limit with an in-memory store of the same quotas until Redis answers
-    /// again (the default): the limit holds per instance, nobody is refused for
-    /// Redis being down, and nobody gets an unlimited pass.
-    #[default]
-    Fallback,
-}
-
-/// Counters of a [`RedisStore`].
-#[derive(Debug, Default)]
-pub struct RedisStats {
-    calls: AtomicU64,
-    errors: AtomicU64,
-    failed_open: AtomicU64,
-    fallbacks: AtomicU64,
-    local_denials: AtomicU64,
-}
-
-impl RedisStats {
-    /// Script calls made.
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
-    }
-
-    /// Calls that failed or timed out.
-    pub fn errors(&self) -> u64 {
-        self.errors.load(Ordering::Relaxed)
-    }
-
-    /// Requests admitted unchecked under [`OnRedisFailure::Allow`].
-    pub fn failed_open(&self) -> u64 {
-        self.failed_open.load(Ordering::Relaxed)
-    }
-
-    /// Requests decided by the in-memory fallback.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
-    /// Requests refused from the local deny cache, without asking Redis.
-    pub fn local_denials(&self) -> u64 {
-        self.local_denials.load(Ordering::Relaxed)
-    }
-}
-
+pub const GCRA_SCRIPT: &str = include_str!("gcra.lua");
 /// A connection to a single Redis or to a Redis Cluster.
 #[derive(Clone)]
 enum Connection {
@@ -174,46 +103,18 @@ pub struct RedisBucket {
     fallback: MemoryBucket,
 }
 
-/// Settings of a [`RedisStore`].
-pub struct RedisStoreBuilder {
-    urls: Vec<String>,
-    prefix: String,
-    timeout: Duration,
-    on_failure: OnRedisFailure,
-    injected: Option<Time>,
-    deny_capacity: usize,
-}
-
-/// A [`RedisStore`] could not be made.
-#[derive(Debug)]
-pub struct RedisStoreError(String);
-
-impl fmt::Display for RedisStoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RedisStoreError {}
-
 impl RedisStore {
     /// Settings for a store on the Redis at `url` (`redis://` or `rediss://`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder {
-            urls: vec![url.into()],
-            prefix: "tcrl:".into(),
-            timeout: Duration::from_millis(50),
-            on_failure: OnRedisFailure::default(),
-            injected: None,
-            deny_capacity: 100_000,
-        }
+        RedisStoreBuilder::new(url.into())
     }
 
-    /// Settings for a store on a Redis Cluster, given some of its nodes.
-    pub fn cluster_builder(urls: impl IntoIterator<Item = impl Into<String>>) -> RedisStoreBuilder {
-        let mut builder = Self::builder(String::new());
-        builder.urls = urls.into_iter().map(Into::into).collect();
-        builder
+    /// Settings for a store on a Redis Cluster, given some of its nodes
+    /// (primaries or replicas; the client discovers the rest).
+    pub fn cluster_builder(
+        urls: impl IntoIterator<Item = impl Into<String>>,
+    ) -> RedisClusterBuilder {
+        RedisClusterBuilder::new(urls.into_iter().map(Into::into).collect())
     }
 
     /// The store's counters.
@@ -247,120 +148,6 @@ impl RedisStore {
             Err(_) => Err(RedisStoreError(format!(
                 "Redis {shown}: no answer within {within:?}"
             ))),
-        }
-    }
-}
-
-impl RedisStoreBuilder {
-    /// The key prefix (default `tcrl:`).
-    #[must_use]
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// The longest a decision may wait for Redis (default 50 ms) before the
-    /// failure policy applies.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// What to do when Redis fails (default [`OnRedisFailure::Fallback`]).
-    #[must_use]
-    pub fn on_failure(mut self, on_failure: OnRedisFailure) -> Self {
-        self.on_failure = on_failure;
-        self
-    }
-
-    /// Passes time from `clock` to the script instead of Redis `TIME`, so a
-    /// test can compare this store with [`MemoryStore`] step by step.
-    #[must_use]
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.injected = Some(Time::from_clock(clock));
-        self
-    }
-
-    /// The most keys the local deny cache holds (default 100,000).
-    #[must_use]
-    pub fn deny_cache_capacity(mut self, capacity: usize) -> Self {
-        self.deny_capacity = capacity;
-        self
-    }
-
-    /// A store on a single Redis. It connects on first use and reconnects by
-    /// itself; Redis need not be up yet.
-    ///
-    /// # Errors
-    /// An invalid URL, or no Tokio runtime to run the connection on (call it
-    /// inside the runtime, as from `#[tokio::main]`).
-    pub fn build(self) -> Result<RedisStore, RedisStoreError> {
-        let url = self.urls.first().cloned().unwrap_or_default();
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(RedisStoreError(
-                "RedisStore::build must run inside a Tokio runtime (it starts the connection task)"
-                    .into(),
-            ));
-        }
-        let client = redis::Client::open(url.as_str())
-            .map_err(|e| RedisStoreError(format!("invalid Redis URL {}: {e}", redact_url(&url))))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(self.timeout.max(Duration::from_millis(10))))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| RedisStoreError(format!("Redis {}: {e}", redact_url(&url))))?;
-        Ok(self.finish(Connection::Single(manager), redact_url(&url)))
-    }
-
-    /// A store on a Redis Cluster.
-    ///
-    /// # Errors
-    /// Invalid URLs, or no node reachable.
-    pub async fn build_cluster(self) -> Result<RedisStore, RedisStoreError> {
-        let shown = self
-            .urls
-            .iter()
-            .map(|u| redact_url(u))
-            .collect::<Vec<_>>()
-            .join(",");
-        let client = redis::cluster::ClusterClient::builder(self.urls.clone())
-            .connection_timeout(Duration::from_secs(1))
-            .response_timeout(self.timeout.max(Duration::from_millis(10)))
-            .build()
-            .map_err(|e| RedisStoreError(format!("Redis Cluster {shown}: {e}")))?;
-        let connection = client
-            .get_async_connection()
-            .await
-            .map_err(|e| RedisStoreError(format!("Redis Cluster {shown}: {e}")))?;
-        Ok(self.finish(Connection::Cluster(connection), shown))
-    }
-
-    fn finish(self, connection: Connection, display_url: String) -> RedisStore {
-        let local = self.injected.clone().unwrap_or_else(Time::quanta);
-        let fallback = match &self.injected {
-            Some(time) => MemoryStore::builder().time(time.clone()).build(),
-            None => MemoryStore::new(),
-        };
-        RedisStore {
-            inner: Arc::new(Inner {
-                connection,
-                script: redis::Script::new(GCRA_SCRIPT),
-                prefix: self.prefix.into(),
-                timeout: self.timeout,
-                on_failure: self.on_failure,
-                fallback,
-                injected: self.injected,
-                local,
-                denied: DashMap::with_hasher(foldhash::quality::RandomState::default()),
-                deny_capacity: self.deny_capacity,
-                deny_swept_at: AtomicU64::new(0),
-                stats: RedisStats::default(),
-                warn: WarnOnce::new(Duration::from_secs(10)),
-                display_url,
-            }),
         }
     }
 }
@@ -566,20 +353,6 @@ impl fmt::Debug for RedisBucket {
         f.debug_struct("RedisBucket")
             .field("key_prefix", &self.key_prefix)
             .field("interval_us", &self.interval_us)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for RedisStoreBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStoreBuilder")
-            .field(
-                "urls",
-                &self.urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
-            )
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("on_failure", &self.on_failure)
             .finish_non_exhaustive()
     }
 }

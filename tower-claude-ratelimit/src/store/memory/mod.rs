@@ -1,5 +1,7 @@
 //! The in-memory store: one dashmap of GCRA timestamps per policy, swept and capped.
 
+mod capacity;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -7,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
+use dashmap::mapref::entry::{Entry, VacantEntry};
 use siphasher::sip128::{Hasher128, SipHasher13};
 use tower_claude_core::Clock;
 
@@ -235,25 +237,14 @@ impl MemoryStore {
         let now = self.shared.time.now();
         self.maybe_sweep(now);
         match table.map.entry(self.slot(key)) {
-            Entry::Occupied(mut entry) => {
-                let (decision, new_tat) =
-                    Decision::gcra(*entry.get(), now, table.interval, table.tolerance);
-                if let Some(tat) = new_tat {
-                    *entry.get_mut() = tat;
-                }
-                decision
-            }
+            Entry::Occupied(mut entry) => step(table, entry.get_mut(), now),
             Entry::Vacant(entry) => {
                 let (decision, new_tat) = Decision::gcra(0, now, table.interval, table.tolerance);
                 let Some(tat) = new_tat else {
                     return decision;
                 };
                 if self.has_room() {
-                    // Counted before it is visible, so a sweep can never
-                    // subtract it first and wrap the count.
-                    self.shared.tracked.fetch_add(1, Ordering::Relaxed);
-                    self.shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
-                    entry.insert(tat);
+                    self.track(entry, tat);
                     return decision;
                 }
                 drop(entry);
@@ -262,100 +253,23 @@ impl MemoryStore {
         }
     }
 
-    /// When a new client can first be tracked while the store is full: when
-    /// the earliest tracked bucket is full again and a sweep for room may run
-    /// (at most one per second). A refusal's `Retry-After` says this time, not
-    /// a second that would only be refused again; several newcomers may still
-    /// compete for the room it frees.
-    fn room_at(&self, now: u64) -> u64 {
-        let shared = &self.shared;
-        let free_at = match shared.next_free_at.load(Ordering::Relaxed) {
-            // No tracked bucket known (a table dropped since the last sweep):
-            // the next sweep will know.
-            NEVER => now.saturating_add(shared.sweep_every),
-            free_at => free_at,
-        };
-        let sweep_at = match shared.capacity_swept_at.load(Ordering::Relaxed) {
-            NEVER => now,
-            last => last.saturating_add(shared.reclaim_every),
-        };
-        free_at.max(sweep_at).max(now.saturating_add(1))
+    /// Tracks a new client whose bucket's step gave `tat`.
+    fn track(&self, entry: VacantEntry<'_, Slot, u64>, tat: u64) {
+        // Counted before it is visible, so a sweep can never subtract it
+        // first and wrap the count.
+        self.shared.tracked.fetch_add(1, Ordering::Relaxed);
+        self.shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
+        entry.insert(tat);
     }
+}
 
-    fn has_room(&self) -> bool {
-        self.shared.tracked.load(Ordering::Relaxed) < self.shared.max_keys
+/// One GCRA step on a tracked client's bucket, written back when admitted.
+fn step(table: &Table, tat: &mut u64, now: u64) -> Decision {
+    let (decision, new_tat) = Decision::gcra(*tat, now, table.interval, table.tolerance);
+    if let Some(new_tat) = new_tat {
+        *tat = new_tat;
     }
-
-    /// A new client while the store is full: sweep now if no sweep ran lately,
-    /// then track it if that made room, or apply the capacity policy.
-    fn at_capacity(
-        &self,
-        table: &Table,
-        key: &ClientKey,
-        now: u64,
-        tat: u64,
-        admitted: Decision,
-    ) -> Decision {
-        let shared = &self.shared;
-        let warned = shared.full_warned_at.load(Ordering::Relaxed);
-        let due = (warned == NEVER || now.saturating_sub(warned) >= shared.sweep_every)
-            && shared
-                .full_warned_at
-                .compare_exchange(warned, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        if due {
-            tracing::warn!(
-                target: "tower_claude_ratelimit",
-                policy = %table.name,
-                max_keys = shared.max_keys,
-                behaviour = ?shared.at_capacity,
-                "rate-limit store is full: new clients are handled by the capacity policy until a sweep frees room"
-            );
-        }
-        // A bucket known to be full again is room to be had now, at the time a
-        // refusal's Retry-After named. Under churn some bucket is always about
-        // to be full again, so one caller at most once per `reclaim_every`
-        // walks the tables: a stream of newcomers cannot make every request
-        // a sweep.
-        let reclaim = now >= shared.next_free_at.load(Ordering::Relaxed) && {
-            let last = shared.capacity_swept_at.load(Ordering::Relaxed);
-            (last == NEVER || now.saturating_sub(last) >= shared.reclaim_every)
-                && shared
-                    .capacity_swept_at
-                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-        };
-        if due || reclaim {
-            shared.capacity_swept_at.store(now, Ordering::Relaxed);
-            self.sweep_all(now);
-            if self.has_room() {
-                return match table.map.entry(self.slot(key)) {
-                    // Another request of this client got in first: its step counts.
-                    Entry::Occupied(mut entry) => {
-                        let (decision, new_tat) =
-                            Decision::gcra(*entry.get(), now, table.interval, table.tolerance);
-                        if let Some(tat) = new_tat {
-                            *entry.get_mut() = tat;
-                        }
-                        decision
-                    }
-                    Entry::Vacant(entry) => {
-                        shared.tracked.fetch_add(1, Ordering::Relaxed);
-                        shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
-                        entry.insert(tat);
-                        admitted
-                    }
-                };
-            }
-        }
-        match shared.at_capacity {
-            AtCapacity::AdmitUntracked => admitted,
-            AtCapacity::RefuseNew => {
-                let wait = Duration::from_nanos(self.room_at(now).saturating_sub(now));
-                Decision::from_parts(false, 0, wait, wait)
-            }
-        }
-    }
+    decision
 }
 
 /// Forgets the clients of `table` whose bucket is full again; returns how
@@ -506,70 +420,4 @@ impl fmt::Debug for MemoryBucket {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Quota;
-    use tower_claude_core::Clock;
-
-    fn setup(max_keys: usize, at_capacity: AtCapacity) -> (Clock, MemoryStore, MemoryBucket) {
-        let clock = Clock::manual(Duration::ZERO);
-        let store = MemoryStore::builder()
-            .clock(clock.clone())
-            .max_keys(max_keys)
-            .at_capacity(at_capacity)
-            .build();
-        let bucket = store.bucket(&PolicyInfo::new("default".into(), Quota::per_second(1)));
-        (clock, store, bucket)
-    }
-
-    fn decide(store: &MemoryStore, bucket: &MemoryBucket, key: &ClientKey) -> Decision {
-        match store.check(bucket, key) {
-            Check::Ready(Ok(decision)) => decision,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn ip(n: u32) -> ClientKey {
-        ClientKey::ip(IpAddr::V4(n.into()))
-    }
-
-    #[test]
-    fn full_store_refuses_newcomers_but_not_the_tracked() {
-        let (clock, store, bucket) = setup(2, AtCapacity::RefuseNew);
-        assert!(decide(&store, &bucket, &ip(1)).is_allowed());
-        assert!(decide(&store, &bucket, &ip(2)).is_allowed());
-        let newcomer = decide(&store, &bucket, &ip(3));
-        assert!(!newcomer.is_allowed());
-        assert_eq!(newcomer.retry_after(), Duration::from_secs(1));
-        assert_eq!(store.tracked_keys(), 2);
-        clock.advance(Duration::from_secs(1));
-        assert!(
-            decide(&store, &bucket, &ip(1)).is_allowed(),
-            "tracked client"
-        );
-        // Client 2's bucket is full again, so the capacity sweep makes room.
-        clock.advance(Duration::from_secs(10));
-        assert!(decide(&store, &bucket, &ip(3)).is_allowed());
-    }
-
-    #[test]
-    fn full_store_can_admit_untracked() {
-        let (_clock, store, bucket) = setup(1, AtCapacity::AdmitUntracked);
-        assert!(decide(&store, &bucket, &ip(1)).is_allowed());
-        for _ in 0..3 {
-            assert!(decide(&store, &bucket, &ip(2)).is_allowed());
-        }
-        assert_eq!(store.tracked_keys(), 1);
-    }
-
-    #[test]
-    fn named_keys_and_addresses_do_not_share_slots() {
-        let (_clock, store, _) = setup(10, AtCapacity::RefuseNew);
-        let v4 = store.slot(&ip(0x0102_0304));
-        let v6 = store.slot(&ClientKey::ip("2001:db8::".parse().unwrap()));
-        let name = store.slot(&ClientKey::name("1.2.3.4"));
-        assert_ne!(v4, v6);
-        assert_ne!(v4, name);
-        assert_eq!(name, store.slot(&ClientKey::name("1.2.3.4")));
-    }
-}
+mod tests;
