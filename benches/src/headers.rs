@@ -4,7 +4,7 @@
 use http::Request;
 use http::header::{self, HeaderName, HeaderValue};
 use tower::{Layer, ServiceBuilder, service_fn};
-use tower_claude_headers::SecurityHeadersLayer;
+use tower_claude_headers::security::SecurityHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{BenchService, Body, bare, finish};

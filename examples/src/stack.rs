@@ -4,7 +4,7 @@ use std::fmt;
 
 use tower_claude_auth::{BearerAuthLayer, Credential, DEFAULT_PUBLIC_PATHS, KeyStore};
 use tower_claude_core::ClientIpResolver;
-use tower_claude_headers::{SecurityHeadersBuilder, SecurityHeadersLayer};
+use tower_claude_headers::security::{SecurityHeadersBuilder, SecurityHeadersLayer};
 use tower_claude_ratelimit::{MemoryStore, Quota, RateLimitLayer, RedisStore};
 
 use crate::config::ServerArgs;

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 use tower_claude_auth::Authenticated;
-use tower_claude_headers::CspNonce;
+use tower_claude_headers::security::CspNonce;
 use tower_claude_webhook::deliver::RetryPolicy;
 use tower_claude_webhook::{
     WebhookSecret, names,

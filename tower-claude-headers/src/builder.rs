@@ -40,7 +40,7 @@ fn is_browser_only(name: &HeaderName) -> bool {
 /// and turned into a `HeaderValue` once, here.
 ///
 /// ```
-/// use tower_claude_headers::{Csp, FrameOptions, SecurityHeadersBuilder};
+/// use tower_claude_headers::security::{Csp, FrameOptions, SecurityHeadersBuilder};
 ///
 /// let layer = SecurityHeadersBuilder::web()
 ///     .frame_options(FrameOptions::Deny)
@@ -224,7 +224,7 @@ impl SecurityHeadersBuilder {
     }
 
     /// A fresh nonce per request in `script-src` and `style-src`, and as
-    /// [`CspNonce`](crate::CspNonce) in the request extensions.
+    /// [`CspNonce`](crate::security::CspNonce) in the request extensions.
     #[must_use]
     pub fn csp_nonces(mut self, on: bool) -> Self {
         self.nonces = on;

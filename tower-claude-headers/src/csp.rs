@@ -7,7 +7,7 @@ use crate::HeaderConfigError;
 /// A Content Security Policy, directive by directive.
 ///
 /// ```
-/// use tower_claude_headers::Csp;
+/// use tower_claude_headers::security::Csp;
 ///
 /// let csp = Csp::new()
 ///     .directive("default-src", ["'self'"])

@@ -1,4 +1,4 @@
-//! The response future of [`SecurityHeaders`](crate::SecurityHeaders).
+//! The response future of [`SecurityHeaders`](crate::security::SecurityHeaders).
 
 use std::fmt;
 use std::future::Future;

@@ -12,7 +12,7 @@ pub const ONE_YEAR: Duration = Duration::from_secs(31_536_000);
 /// A `Strict-Transport-Security` policy.
 ///
 /// ```
-/// use tower_claude_headers::{Hsts, ONE_YEAR};
+/// use tower_claude_headers::security::{Hsts, ONE_YEAR};
 ///
 /// let hsts = Hsts::new(ONE_YEAR).include_subdomains(true);
 /// assert_eq!(hsts.value().unwrap(), "max-age=31536000; includeSubDomains");

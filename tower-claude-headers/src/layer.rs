@@ -18,7 +18,7 @@ use crate::policy::Policy;
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use tower_claude_headers::SecurityHeadersLayer;
+/// use tower_claude_headers::security::SecurityHeadersLayer;
 ///
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hello" }))

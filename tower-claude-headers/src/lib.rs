@@ -13,18 +13,23 @@ mod hsts;
 mod layer;
 mod nonce;
 mod policy;
-mod redirect;
+pub mod redirect;
 mod values;
 
-pub use builder::SecurityHeadersBuilder;
-pub use csp::Csp;
 pub use error::HeaderConfigError;
-pub use future::ResponseFuture;
-pub use hsts::{Hsts, ONE_YEAR};
-pub use layer::{SecurityHeaders, SecurityHeadersLayer};
-pub use nonce::CspNonce;
-pub use redirect::{HttpsRedirect, HttpsRedirectLayer, RedirectFuture};
-pub use values::{
-    CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy, FrameOptions,
-    PermissionsPolicy, ReferrerPolicy,
-};
+
+/// Security headers on every response: [`SecurityHeadersLayer`](security::SecurityHeadersLayer) (presets
+/// `web`, `strict_api`, `basic`), [`SecurityHeadersBuilder`](security::SecurityHeadersBuilder) and the typed
+/// header values.
+pub mod security {
+    pub use crate::builder::SecurityHeadersBuilder;
+    pub use crate::csp::Csp;
+    pub use crate::future::ResponseFuture;
+    pub use crate::hsts::{Hsts, ONE_YEAR};
+    pub use crate::layer::{SecurityHeaders, SecurityHeadersLayer};
+    pub use crate::nonce::CspNonce;
+    pub use crate::values::{
+        CrossOriginEmbedderPolicy, CrossOriginOpenerPolicy, CrossOriginResourcePolicy,
+        FrameOptions, PermissionsPolicy, ReferrerPolicy,
+    };
+}

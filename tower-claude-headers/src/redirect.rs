@@ -33,7 +33,7 @@ use crate::policy::is_https;
 /// wrote. A TLS listener that inserts neither gets redirected to itself.
 ///
 /// ```
-/// use tower_claude_headers::HttpsRedirectLayer;
+/// use tower_claude_headers::redirect::HttpsRedirectLayer;
 ///
 /// let redirect = HttpsRedirectLayer::new(["example.com", "*.example.com"])
 ///     .exempt_paths(["/health"]);

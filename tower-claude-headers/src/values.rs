@@ -100,7 +100,7 @@ token_enum! {
 /// and the origins allowed to use them.
 ///
 /// ```
-/// use tower_claude_headers::PermissionsPolicy;
+/// use tower_claude_headers::security::PermissionsPolicy;
 ///
 /// let policy = PermissionsPolicy::new()
 ///     .deny("camera")

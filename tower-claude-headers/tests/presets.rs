@@ -4,9 +4,9 @@ use std::convert::Infallible;
 
 use http::{HeaderMap, Request, Response};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_claude_headers::{
-    Csp, HeaderConfigError, Hsts, ONE_YEAR, PermissionsPolicy, SecurityHeadersBuilder,
-    SecurityHeadersLayer,
+use tower_claude_headers::HeaderConfigError;
+use tower_claude_headers::security::{
+    Csp, Hsts, ONE_YEAR, PermissionsPolicy, SecurityHeadersBuilder, SecurityHeadersLayer,
 };
 
 async fn headers_of(layer: SecurityHeadersLayer, request: Request<()>) -> HeaderMap {

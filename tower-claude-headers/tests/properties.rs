@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tower_claude_headers::{Csp, Hsts, PermissionsPolicy};
+use tower_claude_headers::security::{Csp, Hsts, PermissionsPolicy};
 
 fn field_value(bytes: &[u8]) -> bool {
     bytes

@@ -8,9 +8,8 @@ use axum::{Extension, Router};
 use http::StatusCode;
 use tower_claude_auth::{BearerAuthLayer, Credential};
 use tower_claude_core::{ClientIpResolver, IpCidr};
-use tower_claude_headers::{
-    CspNonce, HttpsRedirectLayer, SecurityHeadersBuilder, SecurityHeadersLayer,
-};
+use tower_claude_headers::redirect::HttpsRedirectLayer;
+use tower_claude_headers::security::{CspNonce, SecurityHeadersBuilder, SecurityHeadersLayer};
 use tower_claude_testkit::{get as fetch, listener, serve_axum};
 
 async fn serve(app: Router) -> SocketAddr {

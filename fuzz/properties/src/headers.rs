@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
-use tower_claude_headers::{Csp, Hsts, PermissionsPolicy};
+use tower_claude_headers::security::{Csp, Hsts, PermissionsPolicy};
 
 #[derive(Debug, Arbitrary)]
 struct Input {

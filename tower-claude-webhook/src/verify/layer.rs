@@ -39,7 +39,7 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 16 * 1024 * 1024;
 /// | bad signature, replayed signed content | 401, the reason in the JSON body (`code`: `missing_signature_header`, `malformed_signature_header`, `timestamp_too_old`, `timestamp_in_future`, `bad_signature`, `replayed_delivery`) |
 /// | a new attempt of a delivery already processed (same delivery id, fresh signed content) | 200 `{"duplicate":true,"delivery_id":...}`, the handler not run |
 /// | replay cache unavailable | 503 with `Retry-After` |
-/// | valid | the handler, with the identical raw bytes as its body and [`VerifiedWebhook`] in the extensions; a 2xx answer marks the delivery processed |
+/// | valid | the handler, with the identical raw bytes as its body and [`VerifiedWebhook`](crate::verify::VerifiedWebhook) in the extensions; a 2xx answer marks the delivery processed |
 ///
 /// The request body type must be `From<Bytes>` (axum's `Body`, `Full<Bytes>`):
 /// the layer reads it and hands the handler a new body of the same type holding

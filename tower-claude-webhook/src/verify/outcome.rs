@@ -17,7 +17,7 @@ pub struct VerifiedWebhook {
     /// The delivery id (`X-Webhook-Delivery-Id` or `webhook-id`), if sent.
     pub delivery_id: Option<String>,
     /// The signed timestamp (unix seconds); `None` only for a body-only
-    /// signature accepted with [`Verifier::accept_body_only`].
+    /// signature accepted with [`Verifier::accept_body_only`](crate::verify::Verifier::accept_body_only).
     pub timestamp: Option<u64>,
     /// The verified signature in hex: it names this signed message. A replay
     /// carries the same one, a sender's re-signed retry does not, and no other
@@ -102,6 +102,6 @@ impl fmt::Display for VerifyError {
 
 impl std::error::Error for VerifyError {}
 
-/// One delivery, as the duplicate check knows it (see [`Verifier::delivery`]).
+/// One delivery, as the duplicate check knows it (see [`Verifier::delivery`](crate::verify::Verifier::delivery)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery(pub(crate) String);

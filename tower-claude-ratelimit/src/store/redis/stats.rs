@@ -2,6 +2,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[cfg(doc)]
+use super::RedisStore;
+
 /// What a [`RedisStore`] does when Redis is down, slow or answers an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
