@@ -136,9 +136,7 @@ impl BearerAuthLayer {
         paths: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<Self, ConfigError> {
         let config = self.config();
-        for path in paths {
-            config.public = std::mem::take(&mut config.public).try_exact(path.as_ref())?;
-        }
+        config.public = std::mem::take(&mut config.public).try_exact_all(paths)?;
         Ok(self)
     }
 
@@ -164,9 +162,7 @@ impl BearerAuthLayer {
         prefixes: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<Self, ConfigError> {
         let config = self.config();
-        for prefix in prefixes {
-            config.public = std::mem::take(&mut config.public).try_prefix(prefix.as_ref())?;
-        }
+        config.public = std::mem::take(&mut config.public).try_prefix_all(prefixes)?;
         Ok(self)
     }
 

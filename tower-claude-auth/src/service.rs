@@ -37,24 +37,11 @@ pub struct BearerAuth<S> {
     config: Arc<Config>,
 }
 
+tower_claude_core::inner_service_access!(BearerAuth<S>);
+
 impl<S> BearerAuth<S> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
         Self { inner, config }
-    }
-
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 }
 

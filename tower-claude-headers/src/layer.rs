@@ -88,22 +88,7 @@ pub struct SecurityHeaders<S> {
     policy: Arc<Policy>,
 }
 
-impl<S> SecurityHeaders<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+tower_claude_core::inner_service_access!(SecurityHeaders<S>);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SecurityHeaders<S>
 where

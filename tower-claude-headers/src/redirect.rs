@@ -127,9 +127,7 @@ impl HttpsRedirectLayer {
         paths: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<Self, HeaderConfigError> {
         let config = Arc::make_mut(&mut self.config);
-        for path in paths {
-            config.exempt = std::mem::take(&mut config.exempt).try_exact(path.as_ref())?;
-        }
+        config.exempt = std::mem::take(&mut config.exempt).try_exact_all(paths)?;
         Ok(self)
     }
 
@@ -227,22 +225,7 @@ pub struct HttpsRedirect<S> {
     config: Arc<Config>,
 }
 
-impl<S> HttpsRedirect<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+tower_claude_core::inner_service_access!(HttpsRedirect<S>);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HttpsRedirect<S>
 where

@@ -196,9 +196,7 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
         paths: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<Self, RateLimitConfigError> {
         let config = Arc::make_mut(&mut self.config);
-        for path in paths {
-            config.exempt = std::mem::take(&mut config.exempt).try_exact(path.as_ref())?;
-        }
+        config.exempt = std::mem::take(&mut config.exempt).try_exact_all(paths)?;
         Ok(self)
     }
 

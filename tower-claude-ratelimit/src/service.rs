@@ -22,24 +22,11 @@ pub struct RateLimit<S, St: RateLimitStore> {
     config: Arc<Config<St>>,
 }
 
+tower_claude_core::inner_service_access!(RateLimit<S, St: RateLimitStore>);
+
 impl<S, St: RateLimitStore> RateLimit<S, St> {
     pub(crate) fn new(inner: S, config: Arc<Config<St>>) -> Self {
         Self { inner, config }
-    }
-
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 }
 

@@ -80,6 +80,8 @@ pub struct InsertPeerAddr<S> {
     peer: SocketAddr,
 }
 
+crate::inner_service_access!(InsertPeerAddr<S>);
+
 impl<S> InsertPeerAddr<S> {
     /// Wraps `inner` for a connection from `peer`.
     pub fn new(inner: S, peer: SocketAddr) -> Self {
@@ -89,21 +91,6 @@ impl<S> InsertPeerAddr<S> {
     /// A [`Layer`] that does the same, for `ServiceBuilder` stacks built per connection.
     pub fn layer(peer: SocketAddr) -> InsertPeerAddrLayer {
         InsertPeerAddrLayer { peer }
-    }
-
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
     }
 }
 

@@ -123,6 +123,35 @@ impl PathRules {
         self.try_add(None, prefix, true)
     }
 
+    /// Makes each of `paths` public for every method: the list form the
+    /// layers' `*_paths` settings take.
+    ///
+    /// # Errors
+    /// The first path [`try_exact`](Self::try_exact) refuses.
+    pub fn try_exact_all(
+        mut self,
+        paths: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, ConfigError> {
+        for path in paths {
+            self = self.try_exact(path.as_ref())?;
+        }
+        Ok(self)
+    }
+
+    /// Makes everything under each of `prefixes` public for every method.
+    ///
+    /// # Errors
+    /// The first prefix [`try_prefix`](Self::try_prefix) refuses.
+    pub fn try_prefix_all(
+        mut self,
+        prefixes: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<Self, ConfigError> {
+        for prefix in prefixes {
+            self = self.try_prefix(prefix.as_ref())?;
+        }
+        Ok(self)
+    }
+
     /// Adds a rule for an optional method.
     ///
     /// # Errors

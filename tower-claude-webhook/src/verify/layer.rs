@@ -160,22 +160,7 @@ pub struct VerifyWebhook<S> {
     config: Arc<ReceiveConfig>,
 }
 
-impl<S> VerifyWebhook<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
+tower_claude_core::inner_service_access!(VerifyWebhook<S>);
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 

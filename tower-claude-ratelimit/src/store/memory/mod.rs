@@ -5,7 +5,7 @@ mod capacity;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -168,16 +168,23 @@ impl MemoryStore {
         self.sweep_all(self.shared.time.now())
     }
 
+    /// The registry of tables, locked, with those of dropped layers gone.
+    fn live_tables(&self) -> MutexGuard<'_, Vec<Weak<Table>>> {
+        let mut registry = self
+            .shared
+            .tables
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        registry.retain(|table| table.strong_count() > 0);
+        registry
+    }
+
     fn sweep_all(&self, now: u64) -> usize {
-        let tables: Vec<Arc<Table>> = {
-            let mut registry = self
-                .shared
-                .tables
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            registry.retain(|table| table.strong_count() > 0);
-            registry.iter().filter_map(Weak::upgrade).collect()
-        };
+        let tables: Vec<Arc<Table>> = self
+            .live_tables()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
         // Forgotten first and lowered at the end, so a client added to a table
         // this sweep has already passed keeps the lower time it set.
         self.shared.next_free_at.store(NEVER, Ordering::Relaxed);
@@ -308,12 +315,7 @@ impl RateLimitStore for MemoryStore {
     fn bucket(&self, policy: &PolicyInfo) -> MemoryBucket {
         let quota = policy.quota();
         let (interval, tolerance) = (quota.interval_nanos(), quota.tolerance_nanos());
-        let mut registry = self
-            .shared
-            .tables
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        registry.retain(|table| table.strong_count() > 0);
+        let mut registry = self.live_tables();
         let existing = registry.iter().filter_map(Weak::upgrade).find(|table| {
             *table.name == *policy.name()
                 && table.interval == interval
