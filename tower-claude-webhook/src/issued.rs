@@ -12,7 +12,7 @@ pub(crate) const MAX_AHEAD_SECS: u64 = 60;
 
 /// Fingerprints of the signature headers issued for timestamps not yet past.
 ///
-/// The seed scheme signs only `timestamp.body`, so two deliveries of the same
+/// The `X-Webhook-*` scheme signs only `timestamp.body`, so two deliveries of the same
 /// body in one second (or a retry in the same second as its first attempt)
 /// would carry identical signatures, and a receiver's replay check would
 /// refuse the second. A signature issued for a timestamp earlier than now can

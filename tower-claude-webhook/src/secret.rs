@@ -17,16 +17,16 @@ pub const STANDARD_SECRET_PREFIX: &str = "whsec_";
 /// ```
 /// use tower_claude_webhook::WebhookSecret;
 ///
-/// let seed = WebhookSecret::new("It's a Secret to Everybody").unwrap();
+/// let secret = WebhookSecret::new("It's a Secret to Everybody").unwrap();
 /// let standard = WebhookSecret::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-/// assert_eq!(format!("{seed:?}"), "WebhookSecret(<redacted>)");
+/// assert_eq!(format!("{secret:?}"), "WebhookSecret(<redacted>)");
 /// assert_eq!(standard.len(), 24);
 /// ```
 #[derive(Clone)]
 pub struct WebhookSecret(Zeroizing<Vec<u8>>);
 
 impl WebhookSecret {
-    /// The UTF-8 bytes of a configured string (the seed scheme's secret).
+    /// The UTF-8 bytes of a configured string (the `X-Webhook-*` scheme's secret).
     ///
     /// # Errors
     /// When the string is empty.
