@@ -48,7 +48,12 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         if let Some(manual) = &self.0 {
             let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-            manual.elapsed_nanos.fetch_add(nanos, Ordering::SeqCst);
+            // Saturating: a clock never goes back, not even by wrapping.
+            let _ = manual
+                .elapsed_nanos
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                    Some(now.saturating_add(nanos))
+                });
         }
     }
 
@@ -94,5 +99,28 @@ impl fmt::Debug for Clock {
         } else {
             "Clock(manual)"
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_clock_saturates_rather_than_wrap() {
+        let clock = Clock::manual(Duration::from_secs(5));
+        clock.advance(Duration::MAX);
+        let late = clock.elapsed();
+        clock.advance(Duration::from_secs(1));
+        assert!(clock.elapsed() >= late, "never goes back");
+        assert!(clock.unix_time() >= Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_system_clock_is_not_moved() {
+        let clock = Clock::system();
+        let before = clock.unix_seconds();
+        clock.advance(Duration::from_secs(3600));
+        assert!(clock.unix_seconds() < before + 3600);
     }
 }

@@ -1,23 +1,27 @@
-//! The signatures a signer issued lately, so that no two messages it sends
-//! carry the same signed content.
+//! The signed content a signer issued lately, so that no two messages it
+//! sends to one endpoint carry the same signed content.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 /// How far ahead of the clock a timestamp may be moved to keep signed content
 /// unique: far inside every receiver's window (5 minutes by default).
 pub(crate) const MAX_AHEAD_SECS: u64 = 60;
 
-/// Fingerprints of the signature headers issued for timestamps not yet past.
+/// The timestamps issued, per message content, for seconds not yet past.
 ///
-/// The `X-Webhook-*` scheme signs only `timestamp.body`, so two deliveries of the same
-/// body in one second (or a retry in the same second as its first attempt)
-/// would carry identical signatures, and a receiver's replay check would
-/// refuse the second. A signature issued for a timestamp earlier than now can
-/// never collide with a new one (timestamps only move forward), so only the
-/// current second's (and those moved ahead) are kept: memory follows the rate.
+/// The `X-Webhook-*` scheme signs only `timestamp.body`, so two deliveries of
+/// the same body in one second (or a retry in the same second as its first
+/// attempt) would carry identical signatures, and a receiver's replay check
+/// would refuse the second. A message is keyed by what its signature covers
+/// besides the timestamp (the body, and the id where the scheme signs it) and
+/// by where it goes, hashed once; the first free second from now is claimed
+/// before anything is signed, so a busy second costs a map lookup per second
+/// tried, not a signature. A timestamp earlier than now can never collide
+/// with a new one (timestamps only move forward), so only the current second
+/// and those moved ahead are kept: memory follows the rate.
 #[derive(Debug, Default)]
 pub(crate) struct Issued {
     hasher: RandomState,
@@ -26,28 +30,42 @@ pub(crate) struct Issued {
 
 #[derive(Debug, Default)]
 struct Recent {
-    /// Fingerprint of a signature value to the timestamp it was issued for.
-    by_fingerprint: HashMap<u64, u64>,
+    /// Message fingerprint to the timestamps issued for it (each `>= now`).
+    by_content: HashMap<u64, Vec<u64>>,
     pruned_at: u64,
 }
 
 impl Issued {
-    /// Records `signature`, issued for `timestamp` at `now`; false if the same
-    /// signature was already issued (the caller moves to the next second).
-    pub(crate) fn claim(&self, signature: &[u8], timestamp: u64, now: u64) -> bool {
-        let fingerprint = self.hasher.hash_one(signature);
+    /// The fingerprint of a message to `scope` (an endpoint) whose signed
+    /// content is `parts` and a timestamp.
+    pub(crate) fn fingerprint(&self, scope: &[u8], parts: &[&[u8]]) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        hasher.write(scope);
+        for part in parts {
+            hasher.write_usize(part.len());
+            hasher.write(part);
+        }
+        hasher.finish()
+    }
+
+    /// Claims the first second from `now` (at most [`MAX_AHEAD_SECS`] ahead)
+    /// no message with this fingerprint was issued for; `None` when all are
+    /// taken.
+    pub(crate) fn claim(&self, fingerprint: u64, now: u64) -> Option<u64> {
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         if now > recent.pruned_at {
-            recent.by_fingerprint.retain(|_, issued| *issued >= now);
+            recent.by_content.retain(|_, stamps| {
+                stamps.retain(|&stamp| stamp >= now);
+                !stamps.is_empty()
+            });
             recent.pruned_at = now;
         }
-        match recent.by_fingerprint.get(&fingerprint) {
-            Some(issued) if *issued == timestamp => false,
-            _ => {
-                recent.by_fingerprint.insert(fingerprint, timestamp);
-                true
-            }
-        }
+        let stamps = recent.by_content.entry(fingerprint).or_default();
+        let free = (0..=MAX_AHEAD_SECS)
+            .map(|ahead| now.saturating_add(ahead))
+            .find(|stamp| !stamps.contains(stamp))?;
+        stamps.push(free);
+        Some(free)
     }
 
     #[cfg(test)]
@@ -55,7 +73,7 @@ impl Issued {
         self.recent
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .by_fingerprint
+            .by_content
             .len()
     }
 }

@@ -116,6 +116,8 @@ pub enum SecretError {
     Length(usize),
     /// The operating system refused randomness.
     NoRandomness,
+    /// A signer given this many secrets (1 to 8 accepted).
+    Count(usize),
 }
 
 impl fmt::Display for SecretError {
@@ -132,6 +134,7 @@ impl fmt::Display for SecretError {
             Self::NoRandomness => {
                 f.write_str("the operating system gave no randomness for a secret")
             }
+            Self::Count(n) => write!(f, "a webhook signer takes 1 to 8 secrets, not {n}"),
         }
     }
 }

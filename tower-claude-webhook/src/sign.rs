@@ -10,9 +10,15 @@ use http::HeaderMap;
 use http::header::HeaderValue;
 
 use crate::deliver::SendError;
-use crate::issued::{Issued, MAX_AHEAD_SECS};
+use crate::issued::Issued;
+#[cfg(test)]
+use crate::issued::MAX_AHEAD_SECS;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
-use crate::secret::WebhookSecret;
+use crate::secret::{SecretError, WebhookSecret};
+
+/// The most secrets a signer signs with: a verifier reads at most 8
+/// signatures.
+const MAX_SECRETS: usize = 8;
 
 /// Signs webhook messages with one or several secrets.
 ///
@@ -54,22 +60,45 @@ impl Signer {
         Self::with_secrets(Scheme::Standard, [secret])
     }
 
-    /// Signs in `scheme` with every secret given (at least one; the first
-    /// signs first).
+    /// Signs in `scheme` with every secret given (the first signs first).
+    ///
+    /// # Panics
+    /// Unless 1 to 8 secrets are given (a verifier reads at most 8
+    /// signatures); see [`try_with_secrets`](Self::try_with_secrets).
     pub fn with_secrets(scheme: Scheme, secrets: impl IntoIterator<Item = WebhookSecret>) -> Self {
+        Self::try_with_secrets(scheme, secrets).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`with_secrets`](Self::with_secrets), reporting a count out of range
+    /// instead of panicking.
+    ///
+    /// # Errors
+    /// [`SecretError::Count`] unless 1 to 8 secrets are given.
+    pub fn try_with_secrets(
+        scheme: Scheme,
+        secrets: impl IntoIterator<Item = WebhookSecret>,
+    ) -> Result<Self, SecretError> {
         let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
-        Self {
+        if !(1..=MAX_SECRETS).contains(&secrets.len()) {
+            return Err(SecretError::Count(secrets.len()));
+        }
+        Ok(Self {
             scheme,
             keys: Keys::new(&secrets),
             body_signature: true,
             issued: Arc::new(Issued::default()),
-        }
+        })
     }
 
     /// Also signs with `secret`, for a rotation: receivers holding the old or
     /// the new secret both accept.
+    ///
+    /// # Panics
+    /// Past 8 secrets (a verifier reads at most 8 signatures).
     #[must_use]
     pub fn also(mut self, secret: WebhookSecret) -> Self {
+        let count = self.keys.len() + 1;
+        assert!(count <= MAX_SECRETS, "{}", SecretError::Count(count));
         self.keys = self.keys.with(&secret);
         self
     }
@@ -118,21 +147,32 @@ impl Signer {
         now: u64,
         body: &[u8],
     ) -> Result<u64, SendError> {
-        let signature_header = match self.scheme {
-            Scheme::XWebhook => names::X_WEBHOOK_SIGNATURE_256,
-            Scheme::Standard => names::WEBHOOK_SIGNATURE,
+        self.sign_unique_to(b"", headers, id, now, body)
+    }
+
+    /// [`sign_unique`](Self::sign_unique) for a message to `endpoint`:
+    /// messages to different endpoints never collide at a receiver, so the
+    /// same body sent to many endpoints at once keeps the current time. On
+    /// an error nothing is written.
+    pub(crate) fn sign_unique_to(
+        &self,
+        endpoint: &[u8],
+        headers: &mut HeaderMap,
+        id: &str,
+        now: u64,
+        body: &[u8],
+    ) -> Result<u64, SendError> {
+        let signed_id: &[u8] = match self.scheme {
+            Scheme::XWebhook => b"",
+            Scheme::Standard => id.as_bytes(),
         };
-        for ahead in 0..=MAX_AHEAD_SECS {
-            let timestamp = now.saturating_add(ahead);
-            self.sign_into(headers, id, timestamp, body);
-            let signature = headers
-                .get(&signature_header)
-                .map_or(&[][..], HeaderValue::as_bytes);
-            if self.issued.claim(signature, timestamp, now) {
-                return Ok(timestamp);
-            }
-        }
-        Err(SendError::NotUnique)
+        let fingerprint = self.issued.fingerprint(endpoint, &[signed_id, body]);
+        let timestamp = self
+            .issued
+            .claim(fingerprint, now)
+            .ok_or(SendError::NotUnique)?;
+        self.sign_into(headers, id, timestamp, body);
+        Ok(timestamp)
     }
 
     /// Writes the signature, timestamp and id headers of one message into
@@ -345,5 +385,50 @@ mod tests {
         let h = signer.sign("d", 1, b"x");
         assert!(!h.contains_key("x-webhook-signature"));
         assert!(h.contains_key("x-webhook-signature-256"));
+    }
+
+    /// Review of issue 14: the same body to many endpoints at once is one
+    /// message per endpoint, not a queue of seconds.
+    #[test]
+    fn uniqueness_is_per_endpoint() {
+        let signer = Signer::x_webhook(WebhookSecret::new("s").unwrap());
+        for endpoint in 0..100 {
+            let mut headers = HeaderMap::new();
+            let url = format!("https://hooks.example/{endpoint}");
+            let stamp = signer
+                .sign_unique_to(url.as_bytes(), &mut headers, "d", 1_000, b"same")
+                .unwrap();
+            assert_eq!(stamp, 1_000, "endpoint {endpoint}");
+        }
+    }
+
+    #[test]
+    fn a_refused_claim_writes_nothing() {
+        let signer = Signer::x_webhook(WebhookSecret::new("s").unwrap());
+        for _ in 0..=MAX_AHEAD_SECS {
+            signer
+                .sign_unique(&mut HeaderMap::new(), "d", 7, b"x")
+                .unwrap();
+        }
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            signer.sign_unique(&mut headers, "d", 7, b"x"),
+            Err(SendError::NotUnique)
+        );
+        assert!(headers.is_empty(), "{headers:?}");
+    }
+
+    #[test]
+    fn a_signer_takes_one_to_eight_secrets() {
+        let secret = || WebhookSecret::new("s").unwrap();
+        assert_eq!(
+            Signer::try_with_secrets(Scheme::XWebhook, []).unwrap_err(),
+            SecretError::Count(0)
+        );
+        assert_eq!(
+            Signer::try_with_secrets(Scheme::Standard, (0..9).map(|_| secret())).unwrap_err(),
+            SecretError::Count(9)
+        );
+        assert!(Signer::try_with_secrets(Scheme::Standard, (0..8).map(|_| secret())).is_ok());
     }
 }

@@ -215,6 +215,19 @@ async fn plain_http_and_oversized_bodies_are_refused_before_sending() {
         .unwrap_err();
     let message = error.to_string();
     assert!(message.contains("is not https://"), "{message}");
+    // A token in the path never reaches an error message.
+    let tokened = Webhook::new(
+        "http://hooks.example.com/services/T0/B0/secret-token"
+            .parse()
+            .unwrap(),
+        Bytes::from_static(PAYLOAD),
+    );
+    let error = strict.send(tokened.clone()).await.unwrap_err();
+    assert!(!error.to_string().contains("secret-token"), "{error}");
+    assert!(
+        !format!("{tokened:?}").contains("secret-token"),
+        "{tokened:?}"
+    );
     assert!(matches!(
         error.failure(),
         DeliveryFailure::Refused(SendError::InsecureEndpoint(_))
@@ -231,6 +244,21 @@ async fn plain_http_and_oversized_bodies_are_refused_before_sending() {
         DeliveryFailure::Refused(SendError::BodyTooLarge { limit: 8 })
     ));
 
+    // A byte a receiver would refuse in the header is refused here, before
+    // sending: `HeaderValue` takes Latin-1, verifiers take visible ASCII.
+    for event in ["task\ncompleted", "commande.payée"] {
+        let error = sender(signer(), fast_policy())
+            .send(webhook(format!("http://{addr}/hook")).event(event))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error.failure(),
+                DeliveryFailure::Refused(SendError::InvalidHeader("event type"))
+            ),
+            "{event:?}: {error}"
+        );
+    }
     let bad_event = webhook(format!("http://{addr}/hook")).event("task\ncompleted");
     let error = sender(signer(), fast_policy())
         .send(bad_event)
@@ -335,4 +363,35 @@ async fn standard_webhooks_end_to_end() {
         Some(report.delivery_id.as_str())
     );
     assert!(report.delivery_id.as_str().starts_with("msg_"));
+}
+
+/// Review of issue 14: a sender whose clock stands still runs out of unique
+/// seconds for one message after 61 attempts; the delivery then ends with the
+/// receiver's last answer, not as "refused before sending".
+#[tokio::test]
+async fn out_of_unique_seconds_reports_the_receivers_last_answer() {
+    let unavailable = (StatusCode::SERVICE_UNAVAILABLE, None);
+    let (addr, seen) = receiver(vec![unavailable; 100]).await;
+    let policy = RetryPolicy::default()
+        .retries(100)
+        .base_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(2))
+        .attempt_timeout(Duration::from_secs(5));
+    let stopped = tower_claude_core::Clock::manual(Duration::from_secs(now()));
+    let error = sender(signer(), policy)
+        .clock(stopped)
+        .send(webhook(format!("http://{addr}/hook")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.attempts(), 61, "{error}");
+    assert_eq!(
+        error.status(),
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{error}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        61,
+        "each attempt verified, none a replay"
+    );
 }

@@ -10,7 +10,6 @@ use crate::deliver::DeliveryId;
 
 /// A webhook the receiver accepted (a 2xx answer).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct DeliveryReport {
     /// The id every attempt carried.
     pub delivery_id: DeliveryId,
@@ -58,7 +57,8 @@ pub enum SendError {
         /// The limit, in bytes.
         limit: usize,
     },
-    /// The endpoint is not `https://`, and plain HTTP was not allowed for it.
+    /// The endpoint (its scheme, host and port) is not `https://`, and plain
+    /// HTTP was not allowed for it.
     InsecureEndpoint(String),
     /// The event type or the content type is not a valid header value.
     InvalidHeader(&'static str),
@@ -70,6 +70,22 @@ pub enum SendError {
 }
 
 impl DeliveryError {
+    /// A delivery that ended with `failure` after `attempts` (for a
+    /// `Service<Webhook>` of your own, or a test double).
+    pub fn new(
+        delivery_id: DeliveryId,
+        attempts: u32,
+        elapsed: Duration,
+        failure: DeliveryFailure,
+    ) -> Self {
+        Self {
+            delivery_id,
+            attempts,
+            elapsed,
+            failure,
+        }
+    }
+
     /// The delivery id.
     pub fn delivery_id(&self) -> &DeliveryId {
         &self.delivery_id
@@ -146,9 +162,9 @@ impl fmt::Display for SendError {
             Self::BodyTooLarge { limit } => {
                 write!(f, "webhook body is larger than the {limit}-byte limit")
             }
-            Self::InsecureEndpoint(uri) => write!(
+            Self::InsecureEndpoint(origin) => write!(
                 f,
-                "webhook endpoint {uri} is not https:// (allow plain HTTP explicitly for loopback or testing)"
+                "webhook endpoint {origin} is not https:// (allow plain HTTP explicitly for loopback or testing)"
             ),
             Self::InvalidHeader(which) => write!(f, "webhook {which} is not a valid header value"),
             Self::InvalidDeliveryId => {

@@ -7,7 +7,7 @@ mod endpoint;
 mod error;
 mod id;
 mod retry;
-mod sender;
+pub(crate) mod sender;
 mod webhook;
 
 pub use endpoint::PlainHttp;

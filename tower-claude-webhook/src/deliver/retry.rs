@@ -9,10 +9,10 @@ use http::{HeaderMap, StatusCode};
 ///
 /// - Retries connect errors, timeouts and 429, 500, 502, 503, 504; never other
 ///   answers (a 400 will be a 400 again) and never a refusal before sending.
-/// - Waits `base × 2^(n-1)`, capped, each wait varied by up to ±20% so that
-///   many failed deliveries do not come back at one instant; a 429's
-///   `Retry-After` (seconds) is waited instead when it is longer, and ends the
-///   delivery when it is longer than the cap.
+/// - Waits `base × 2^(n-1)`, each wait varied by up to ±20% so that many
+///   failed deliveries do not come back at one instant, never past the cap; a
+///   429's or 503's `Retry-After` (seconds) is waited instead when it is
+///   longer, and ends the delivery when it is longer than the cap.
 ///
 /// The default: 3 retries, 1 s doubling to a 30 s cap, 30 s per attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,18 +92,19 @@ impl RetryPolicy {
         if made > self.retries {
             return None;
         }
-        let backoff = jitter(self.backoff(made));
+        // Varied, then capped: the cap is a promise.
+        let backoff = jitter(self.backoff(made)).min(self.max_delay);
         match outcome {
             AttemptOutcome::NoAnswer => Some(backoff),
-            AttemptOutcome::Answered(StatusCode::TOO_MANY_REQUESTS, retry_after) => {
-                match retry_after {
-                    Some(wait) if wait > self.max_delay => None,
-                    Some(wait) => Some(wait.max(backoff)),
-                    None => Some(backoff),
-                }
-            }
+            // A receiver that says how long to wait is waited for, up to the
+            // cap; past it the delivery ends rather than hammer it sooner.
             AttemptOutcome::Answered(
-                StatusCode::INTERNAL_SERVER_ERROR
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE,
+                Some(wait),
+            ) => (wait <= self.max_delay).then(|| wait.max(backoff)),
+            AttemptOutcome::Answered(
+                StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::INTERNAL_SERVER_ERROR
                 | StatusCode::BAD_GATEWAY
                 | StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::GATEWAY_TIMEOUT,
@@ -193,6 +194,21 @@ mod tests {
             wait <= Duration::from_millis(1200),
             "backoff applies: {wait:?}"
         );
+    }
+
+    #[test]
+    fn a_503_retry_after_is_honoured_and_no_wait_passes_the_cap() {
+        let policy = RetryPolicy::default();
+        let wait = policy.next_delay(1, answer(503, Some("12"))).unwrap();
+        assert!(wait >= Duration::from_secs(12), "{wait:?}");
+        assert!(policy.next_delay(1, answer(503, Some("3600"))).is_none());
+        let capped = RetryPolicy::default().max_delay(Duration::from_secs(2));
+        for made in 1..=3 {
+            for _ in 0..200 {
+                let wait = capped.next_delay(made, AttemptOutcome::NoAnswer).unwrap();
+                assert!(wait <= Duration::from_secs(2), "{wait:?}");
+            }
+        }
     }
 
     #[test]

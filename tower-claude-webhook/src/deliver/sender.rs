@@ -172,7 +172,10 @@ where
     type Future = DeliveryFuture;
 
     /// Always ready: each attempt waits for the client's readiness itself,
-    /// as one delivery makes several calls.
+    /// as one delivery makes several calls, and that wait counts against the
+    /// attempt's timeout. To bound deliveries in flight (or shed them), put
+    /// tower's `ConcurrencyLimit` or `LoadShed` in front of the sender; a
+    /// limit inside the client only makes attempts wait.
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), DeliveryError>> {
         Poll::Ready(Ok(()))
     }
@@ -215,17 +218,28 @@ where
         }
     };
     let timeout = config.retry.timeout();
+    let endpoint = url.to_string();
+    let mut last_failure: Option<DeliveryFailure> = None;
     let mut attempt = 0u32;
     loop {
-        attempt += 1;
+        attempt = attempt.saturating_add(1);
         let mut headers = headers.clone();
-        if let Err(error) = config.signer.sign_unique(
+        let signed = config.signer.sign_unique_to(
+            endpoint.as_bytes(),
             &mut headers,
             id.as_str(),
             config.clock.unix_seconds(),
             &body,
-        ) {
-            return Err(end(attempt - 1, DeliveryFailure::Refused(error)));
+        );
+        if let Err(error) = signed {
+            // After a sent attempt, what the receiver did last is the news;
+            // before any, nothing was sent.
+            let error = match last_failure.take() {
+                Some(failure) => end(attempt - 1, failure),
+                None => end(0, DeliveryFailure::Refused(error)),
+            };
+            tracing::error!(target: "tower_claude_webhook", error = %error, "webhook not delivered");
+            return Err(error);
         }
         let mut request = Request::new(Full::new(body.clone()));
         *request.method_mut() = Method::POST;
@@ -267,7 +281,8 @@ where
         };
         match config.retry.next_delay(attempt, outcome) {
             Some(delay) => {
-                tracing::debug!(target: "tower_claude_webhook", delivery_id = %id, next_attempt = attempt + 1, delay_ms = delay.as_millis() as u64, "webhook will be retried");
+                tracing::debug!(target: "tower_claude_webhook", delivery_id = %id, next_attempt = attempt.saturating_add(1), delay_ms = delay.as_millis() as u64, "webhook will be retried");
+                last_failure = Some(failure);
                 tokio::time::sleep(delay).await;
             }
             None => {
@@ -288,9 +303,7 @@ fn request_headers(
     body: &Bytes,
 ) -> Result<HeaderMap, SendError> {
     if !config.plain_http.permits(url) {
-        return Err(SendError::InsecureEndpoint(tower_claude_core::redact_url(
-            &url.to_string(),
-        )));
+        return Err(SendError::InsecureEndpoint(origin(url)));
     }
     if body.len() > config.max_body {
         return Err(SendError::BodyTooLarge {
@@ -298,15 +311,32 @@ fn request_headers(
         });
     }
     let mut headers = HeaderMap::with_capacity(8);
-    let content_type = HeaderValue::from_str(content_type)
-        .map_err(|_| SendError::InvalidHeader("content type"))?;
-    headers.insert(CONTENT_TYPE, content_type);
+    headers.insert(CONTENT_TYPE, visible_ascii(content_type, "content type")?);
     if let Some(event) = event {
-        let event =
-            HeaderValue::from_str(event).map_err(|_| SendError::InvalidHeader("event type"))?;
-        headers.insert(names::X_WEBHOOK_EVENT, event);
+        headers.insert(names::X_WEBHOOK_EVENT, visible_ascii(event, "event type")?);
     }
     Ok(headers)
+}
+
+/// `text` as a header value a receiver will read: visible ASCII and spaces
+/// (verifiers, this crate's included, refuse other bytes in these headers).
+fn visible_ascii(text: &str, what: &'static str) -> Result<HeaderValue, SendError> {
+    let valid = !text.is_empty() && text.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+    match HeaderValue::from_str(text) {
+        Ok(value) if valid => Ok(value),
+        _ => Err(SendError::InvalidHeader(what)),
+    }
+}
+
+/// The scheme, host and port of `url`: what an error may show of an
+/// endpoint whose path or user part may hold a token.
+pub(crate) fn origin(url: &http::Uri) -> String {
+    let scheme = url.scheme_str().unwrap_or("?");
+    let host = url.host().unwrap_or("?");
+    match url.port_u16() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    }
 }
 
 impl<C: fmt::Debug> fmt::Debug for WebhookSender<C> {

@@ -1,5 +1,7 @@
 //! One webhook to send: where, what, and under which id.
 
+use std::fmt;
+
 use bytes::Bytes;
 use http::Uri;
 
@@ -17,7 +19,7 @@ use crate::deliver::DeliveryId;
 ///     .delivery_id(DeliveryId::new("task-7-completed").unwrap());
 /// assert_eq!(webhook.id().as_str(), "task-7-completed");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Webhook {
     pub(crate) url: Uri,
     pub(crate) id: DeliveryId,
@@ -73,5 +75,19 @@ impl Webhook {
     /// The body.
     pub fn body(&self) -> &Bytes {
         &self.body
+    }
+}
+
+impl fmt::Debug for Webhook {
+    /// The endpoint's origin only (a path or user part may hold a token) and
+    /// the body's length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("endpoint", &crate::deliver::sender::origin(&self.url))
+            .field("id", &self.id)
+            .field("event", &self.event)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish()
     }
 }
