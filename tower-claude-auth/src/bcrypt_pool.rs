@@ -1,12 +1,13 @@
-//! Running bcrypt off the async executor, a bounded number at a time.
+//! Running bcrypt off the async executor, a bounded number at a time, in the
+//! order the fair queue chooses.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::credential::BCRYPT_MAX_TOKEN_LEN;
+use crate::fair::{Client, FairQueue, Limits};
 
 /// What a bcrypt job came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +21,7 @@ pub(crate) enum BcryptOutcome {
 }
 
 pub(crate) struct BcryptPool {
-    permits: Arc<Semaphore>,
-    max_queue: usize,
-    queued: AtomicUsize,
+    queue: FairQueue,
     counters: Arc<Counters>,
 }
 
@@ -52,11 +51,9 @@ pub struct BcryptStats {
 }
 
 impl BcryptPool {
-    pub(crate) fn new(max_jobs: usize, max_queue: usize) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max_jobs.max(1))),
-            max_queue,
-            queued: AtomicUsize::new(0),
+            queue: FairQueue::new(limits),
             counters: Arc::default(),
         }
     }
@@ -66,34 +63,28 @@ impl BcryptPool {
             runs: self.counters.runs.load(Ordering::Relaxed),
             running: self.counters.running.load(Ordering::Relaxed),
             peak_running: self.counters.peak_running.load(Ordering::Relaxed),
-            queued: self.queued.load(Ordering::Relaxed),
+            queued: self.queue.queued(),
             rejected_busy: self.counters.rejected_busy.load(Ordering::Relaxed),
         }
     }
 
-    /// Verifies `secret` against `hash` on tokio's blocking pool.
-    pub(crate) async fn verify(&self, secret: Zeroizing<Vec<u8>>, hash: Arc<str>) -> BcryptOutcome {
+    /// Verifies `secret` against `hash` on tokio's blocking pool, in
+    /// `client`'s turn.
+    pub(crate) async fn verify(
+        &self,
+        client: Client,
+        secret: Zeroizing<Vec<u8>>,
+        hash: Arc<str>,
+    ) -> BcryptOutcome {
         if secret.len() >= BCRYPT_MAX_TOKEN_LEN {
             return BcryptOutcome::Mismatch;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return BcryptOutcome::Unavailable;
         };
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max_queue {
-                    self.queued.fetch_sub(1, Ordering::AcqRel);
-                    self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
-                    return BcryptOutcome::Busy;
-                }
-                // Leaves the queue however this wait ends, cancellation included.
-                let _in_queue = QueueSlot(&self.queued);
-                match self.permits.clone().acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => return BcryptOutcome::Unavailable,
-                }
-            }
+        let Ok(permit) = self.queue.acquire(client).await else {
+            self.counters.rejected_busy.fetch_add(1, Ordering::Relaxed);
+            return BcryptOutcome::Busy;
         };
         let counters = Arc::clone(&self.counters);
         // The permit moves into the job: it is released when bcrypt finishes,
@@ -108,21 +99,19 @@ impl BcryptPool {
             counters.running.fetch_sub(1, Ordering::AcqRel);
             verdict
         });
-        match job.await {
+        let outcome = match job.await {
             Ok(Ok(true)) => BcryptOutcome::Match,
             Ok(Ok(false)) => BcryptOutcome::Mismatch,
             // The hash was validated at construction, and the length checked
             // above; an error here is a mismatch, never a reason to let anyone in.
             Ok(Err(_)) => BcryptOutcome::Mismatch,
             Err(_) => BcryptOutcome::Unavailable,
+        };
+        match outcome {
+            BcryptOutcome::Match => self.queue.succeeded(client),
+            BcryptOutcome::Mismatch => self.queue.failed(client),
+            BcryptOutcome::Busy | BcryptOutcome::Unavailable => {}
         }
-    }
-}
-
-struct QueueSlot<'a>(&'a AtomicUsize);
-
-impl Drop for QueueSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        outcome
     }
 }

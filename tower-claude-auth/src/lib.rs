@@ -9,6 +9,7 @@ mod answers;
 mod bcrypt_pool;
 mod cache;
 mod credential;
+mod fair;
 mod future;
 mod keyed_hash;
 mod layer;

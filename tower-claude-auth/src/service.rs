@@ -7,10 +7,11 @@ use std::task::{Context, Poll};
 
 use http::header::{FORWARDED, HeaderName, VIA};
 use http::{Request, Response};
-use tower_claude_core::{ResponseBody, peer_addr};
+use tower_claude_core::{Ipv6Prefix, ResponseBody, peer_addr};
 use tower_service::Service;
 
 use crate::answers::Refusal;
+use crate::fair::Client;
 use crate::future::ResponseFuture;
 use crate::layer::{Backend, Config};
 use crate::store::Check;
@@ -75,7 +76,10 @@ where
         match &self.config.backend {
             Backend::Store(store) => match store.check(token) {
                 Check::Done(verification) => self.decide(request, verification),
-                Check::Bcrypt(job) => self.verify_later(request, job.run()),
+                Check::Bcrypt(job) => {
+                    let client = self.client_of(&request);
+                    self.verify_later(request, job.run(client))
+                }
             },
             Backend::Custom(verifier) => {
                 let verifier = Arc::clone(verifier);
@@ -84,6 +88,19 @@ where
                 self.verify_later(request, async move { verifier.verify(&token).await })
             }
         }
+    }
+}
+
+impl<S> BearerAuth<S> {
+    /// Whose turn a bcrypt run takes: the client address (IPv6 by its /64,
+    /// behind trusted proxies only), or nobody's when the server recorded no
+    /// peer.
+    fn client_of<B>(&self, request: &Request<B>) -> Client {
+        self.config
+            .client_ip
+            .resolve(request.headers(), request.extensions())
+            .ok()
+            .map(|ip| Ipv6Prefix::default().apply(ip))
     }
 }
 

@@ -160,3 +160,93 @@ async fn a_flood_of_wrong_tokens_cannot_starve_public_routes_or_cached_tokens() 
     assert_eq!(busy.load(Ordering::Relaxed), stats.rejected_busy);
     assert!(sent.load(Ordering::Relaxed) > 0);
 }
+
+/// Issue 15, section 1: a flood of wrong tokens from 20 addresses (through a
+/// trusted proxy) fills the bcrypt queue; a client in good standing presenting
+/// a valid token for the first time (nothing cached) is served in its turn,
+/// ahead of the flood, every time, and never gets the flood's 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_valid_token_is_served_through_a_flood_from_twenty_addresses() {
+    use std::time::{Duration, Instant};
+    use tower_claude_core::{ClientIpResolver, IpCidr};
+
+    let store = KeyStore::builder()
+        .bcrypt_workers(1)
+        .bcrypt_queue(4)
+        .build()
+        .with_default("default", Credential::bcrypt(COST_10).unwrap());
+    let addr = serve_axum(
+        Router::new()
+            .route("/api", get(|| async { "secret" }))
+            .layer(
+                BearerAuthLayer::with_store(store.clone())
+                    .client_ip(ClientIpResolver::new().trusted_proxies(IpCidr::loopback())),
+            ),
+    )
+    .await;
+    let from = move |client: String, token: String| async move {
+        let auth = format!("Bearer {token}");
+        fetch(
+            addr,
+            "/api",
+            &[("x-forwarded-for", &client), ("authorization", &auth)],
+        )
+        .await
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooders: Vec<_> = (0..40u64)
+        .map(|flooder| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let client = format!("198.51.100.{}", flooder % 20);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) && n < 10_000 {
+                    n += 1;
+                    let reply = from(client.clone(), format!("wrong-{flooder}-{n}")).await;
+                    assert!(
+                        matches!(
+                            reply.status,
+                            StatusCode::FORBIDDEN | StatusCode::SERVICE_UNAVAILABLE
+                        ),
+                        "flood request answered {}",
+                        reply.status
+                    );
+                }
+            })
+        })
+        .collect();
+    // Every flooding address has failed at least once, and the queue is full.
+    while store.bcrypt_stats().runs < 20 || store.bcrypt_stats().rejected_busy == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for round in 0..3 {
+        // A replaced key drops its cached verdicts: this is a first use.
+        store
+            .insert_default("default", Credential::bcrypt(COST_10).unwrap())
+            .unwrap();
+        let started = Instant::now();
+        let reply = from(format!("203.0.113.{round}"), "flood-proof".into()).await;
+        let took = started.elapsed();
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "round {round}: {}",
+            reply.body
+        );
+        // About one bcrypt run (tens of ms) waited, one run; generous for a
+        // loaded machine. A first-come queue answers 503 here at once.
+        assert!(took < Duration::from_secs(5), "round {round}: {took:?}");
+    }
+    assert!(
+        flooders.iter().any(|f| !f.is_finished()),
+        "the flood was still going"
+    );
+    stop.store(true, Ordering::Relaxed);
+    for flooder in flooders {
+        flooder.await.unwrap();
+    }
+    let stats = store.bcrypt_stats();
+    assert!(stats.peak_running <= 1, "{stats:?}");
+    assert_eq!(stats.queued, 0, "{stats:?}");
+}

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{Entry, KeyStore, Secret};
 use crate::bcrypt_pool::BcryptOutcome;
+use crate::fair::Client;
 use crate::keyed_hash::TokenHash;
 use crate::verifier::Verification;
 
@@ -27,7 +28,7 @@ pub(crate) struct BcryptJob {
 impl BcryptJob {
     /// Runs the verification, shared with every concurrent request presenting
     /// the same token.
-    pub(crate) async fn run(self) -> Verification {
+    pub(crate) async fn run(self, client: Client) -> Verification {
         let inner = &self.store.inner;
         let cell = {
             let mut in_flight = inner
@@ -59,19 +60,19 @@ impl BcryptJob {
             cell: Some(cell),
         };
         match &slot.cell {
-            Some(cell) => cell.get_or_init(|| self.verify_now()).await.clone(),
+            Some(cell) => cell.get_or_init(|| self.verify_now(client)).await.clone(),
             None => Verification::Invalid,
         }
     }
 
-    async fn verify_now(&self) -> Verification {
+    async fn verify_now(&self, client: Client) -> Verification {
         let Secret::Bcrypt(hash) = &self.entry.secret else {
             return Verification::Invalid;
         };
         let inner = &self.store.inner;
         let outcome = inner
             .pool
-            .verify(self.secret.clone(), Arc::clone(hash))
+            .verify(client, self.secret.clone(), Arc::clone(hash))
             .await;
         let now = Instant::now();
         match outcome {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::{Inner, KeyStore};
 use crate::bcrypt_pool::BcryptPool;
 use crate::cache::TtlCache;
+use crate::fair::Limits;
 use crate::keyed_hash::{PassThrough, TokenHasher};
 
 /// Tuning for a [`KeyStore`].
@@ -18,6 +19,19 @@ pub struct KeyStoreBuilder {
     failure_capacity: usize,
     bcrypt_workers: usize,
     bcrypt_queue: Option<usize>,
+    bcrypt_queue_per_client: usize,
+    failing_client_period: Duration,
+    failing_clients: usize,
+}
+
+/// bcrypt workers by default: one fewer than the cores, at least one, so that
+/// bcrypt never takes the core the async executor needs to answer public
+/// routes and cached tokens.
+fn default_bcrypt_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .saturating_sub(1)
+        .max(1)
 }
 
 impl Default for KeyStoreBuilder {
@@ -27,8 +41,11 @@ impl Default for KeyStoreBuilder {
             cache_capacity: 10_000,
             failure_ttl: Duration::from_secs(10),
             failure_capacity: 10_000,
-            bcrypt_workers: std::thread::available_parallelism().map_or(1, usize::from),
+            bcrypt_workers: default_bcrypt_workers(),
             bcrypt_queue: None,
+            bcrypt_queue_per_client: 2,
+            failing_client_period: Duration::from_secs(60),
+            failing_clients: 100_000,
         }
     }
 }
@@ -64,7 +81,8 @@ impl KeyStoreBuilder {
         self
     }
 
-    /// How many bcrypt runs at once. Default: the CPU count.
+    /// How many bcrypt runs at once. Default: one fewer than the CPU count,
+    /// at least one, so the async executor keeps a core.
     #[must_use]
     pub fn bcrypt_workers(mut self, workers: usize) -> Self {
         self.bcrypt_workers = workers.max(1);
@@ -79,6 +97,23 @@ impl KeyStoreBuilder {
         self
     }
 
+    /// How many bcrypt runs one client may have waiting (default 2); past
+    /// that its requests get a fast 503.
+    #[must_use]
+    pub fn bcrypt_queue_per_client(mut self, queue: usize) -> Self {
+        self.bcrypt_queue_per_client = queue;
+        self
+    }
+
+    /// How long a client whose bcrypt verification failed waits behind the
+    /// clients whose did not (default 1 minute). Clients take turns either
+    /// way; a failing client gets what the others leave.
+    #[must_use]
+    pub fn failing_client_period(mut self, period: Duration) -> Self {
+        self.failing_client_period = period;
+        self
+    }
+
     /// An empty store with this tuning.
     pub fn build(self) -> KeyStore {
         let queue = self.bcrypt_queue.unwrap_or(self.bcrypt_workers * 4);
@@ -89,7 +124,13 @@ impl KeyStoreBuilder {
                 valid: TtlCache::new(self.cache_ttl, self.cache_capacity),
                 invalid: TtlCache::new(self.failure_ttl, self.failure_capacity),
                 in_flight: Mutex::new(HashMap::with_hasher(PassThrough)),
-                pool: BcryptPool::new(self.bcrypt_workers, queue),
+                pool: BcryptPool::new(Limits {
+                    workers: self.bcrypt_workers,
+                    max_queued: queue,
+                    per_client: self.bcrypt_queue_per_client,
+                    suspect_for: self.failing_client_period,
+                    max_suspects: self.failing_clients,
+                }),
             }),
         }
     }

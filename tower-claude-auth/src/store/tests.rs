@@ -15,6 +15,7 @@ async fn abandoned_verifications_leave_nothing_behind() {
     let store = KeyStore::builder()
         .bcrypt_workers(1)
         .bcrypt_queue(100)
+        .bcrypt_queue_per_client(100)
         .build()
         .with_default("default", Credential::bcrypt(COST_10).unwrap());
     let mut tasks = Vec::new();
@@ -22,7 +23,7 @@ async fn abandoned_verifications_leave_nothing_behind() {
         let Check::Bcrypt(job) = store.check(format!("wrong-{i}").as_bytes()) else {
             panic!("a bcrypt key needs a bcrypt run");
         };
-        tasks.push(tokio::spawn(job.run()));
+        tasks.push(tokio::spawn(job.run(None)));
     }
     while in_flight(&store) < 20 {
         tokio::task::yield_now().await;
@@ -41,7 +42,7 @@ async fn abandoned_verifications_leave_nothing_behind() {
             let Check::Bcrypt(job) = store.check(b"flood-proof") else {
                 panic!("a bcrypt key needs a bcrypt run");
             };
-            tokio::spawn(job.run())
+            tokio::spawn(job.run(None))
         })
         .collect();
     for run in runs {
@@ -59,7 +60,7 @@ async fn a_replaced_key_never_joins_the_old_keys_verification() {
     let Check::Bcrypt(before) = store.check(b"flood-proof") else {
         panic!("a bcrypt key needs a bcrypt run");
     };
-    let first = tokio::spawn(before.run());
+    let first = tokio::spawn(before.run(None));
     while store.bcrypt_stats().running == 0 {
         tokio::task::yield_now().await;
     }
@@ -74,7 +75,7 @@ async fn a_replaced_key_never_joins_the_old_keys_verification() {
     let Check::Bcrypt(after) = store.check(b"flood-proof") else {
         panic!("nothing is cached yet");
     };
-    let Verification::Valid(who) = after.run().await else {
+    let Verification::Valid(who) = after.run(None).await else {
         panic!("the token is valid for the new key");
     };
     assert!(
@@ -100,7 +101,7 @@ async fn two_waiters_abandoning_at_once_leave_nothing_behind() {
                 let Check::Bcrypt(job) = store.check(token.as_bytes()) else {
                     panic!("a bcrypt key needs a bcrypt run");
                 };
-                tokio::spawn(job.run())
+                tokio::spawn(job.run(None))
             })
             .collect();
         tokio::task::yield_now().await;
