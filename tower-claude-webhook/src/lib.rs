@@ -12,6 +12,7 @@ mod scheme;
 mod secret;
 pub mod sign;
 pub mod verify;
+mod wire;
 
 pub use scheme::{Scheme, names};
 pub use secret::{STANDARD_SECRET_PREFIX, SecretError, WebhookSecret};

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
 use http::HeaderMap;
 use http::header::HeaderValue;
@@ -15,10 +13,11 @@ use crate::issued::Issued;
 use crate::issued::MAX_AHEAD_SECS;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::{SecretError, WebhookSecret};
+use crate::wire::{MAX_SIGNATURES, push_hex_entry, push_standard_entry};
 
-/// The most secrets a signer signs with: a verifier reads at most 8
+/// The most secrets a signer signs with: a verifier reads at most this many
 /// signatures.
-const MAX_SECRETS: usize = 8;
+const MAX_SECRETS: usize = MAX_SIGNATURES;
 
 /// Signs webhook messages with one or several secrets.
 ///
@@ -197,11 +196,7 @@ impl Signer {
                 let mut value = String::with_capacity(48 * self.keys.len());
                 let content = SignedContent::Standard { id, stamp: &stamp };
                 for key in self.keys.iter() {
-                    if !value.is_empty() {
-                        value.push(' ');
-                    }
-                    value.push_str("v1,");
-                    STANDARD.encode_string(content.mac(key, body), &mut value);
+                    push_standard_entry(&mut value, &content.mac(key, body));
                 }
                 headers.insert(names::WEBHOOK_SIGNATURE, header_value(value));
                 headers.insert(names::WEBHOOK_TIMESTAMP, header_value(stamp));
@@ -235,14 +230,6 @@ impl Signer {
         let body_only = self.body_signature.then(|| header_value(body_only));
         (header_value(with_time), body_only)
     }
-}
-
-fn push_hex_entry(list: &mut String, mac: &[u8]) {
-    if !list.is_empty() {
-        list.push_str(", ");
-    }
-    list.push_str("sha256=");
-    tower_claude_core::encoding::push_hex(list, mac);
 }
 
 /// A value built from ASCII this crate produced.

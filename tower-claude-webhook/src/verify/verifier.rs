@@ -12,7 +12,8 @@ use subtle::ConstantTimeEq;
 use crate::replay::ReplayCache;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::WebhookSecret;
-use crate::verify::claim::{Claim, hex_signatures, standard_signatures, text};
+use crate::verify::claim::{Claim, text};
+use crate::wire::{hex_signatures, standard_signatures};
 use crate::verify::{Delivery, VerifiedWebhook, VerifyError};
 use tower_claude_core::Clock;
 
