@@ -27,7 +27,7 @@ pub fn plain_hmac(body: &[u8]) -> String {
     hex(&mac.finalize().into_bytes())
 }
 
-/// The same twice over, with the body-only MAC too: the seed scheme's two
+/// The same twice over, with the body-only MAC too: the `X-Webhook-*` scheme's two
 /// headers by hand.
 pub fn plain_hmac_both(body: &[u8]) -> (String, String) {
     let mut plain = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
@@ -39,13 +39,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Our signer for a scenario: `seed-256` (timestamped header only), `seed`
+/// Our signer for a scenario: `x-webhook-256` (timestamped header only), `x-webhook`
 /// (both headers) or `standard`.
 pub fn signer(scenario: &str) -> Signer {
     let secret = WebhookSecret::new(SECRET).expect("a secret");
     match scenario {
-        "seed-256" => Signer::x_webhook(secret).body_signature(false),
-        "seed" => Signer::x_webhook(secret),
+        "x-webhook-256" => Signer::x_webhook(secret).body_signature(false),
+        "x-webhook" => Signer::x_webhook(secret),
         "standard" => Signer::with_secrets(Scheme::Standard, [secret]),
         other => panic!("unknown signer {other}"),
     }

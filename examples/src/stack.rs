@@ -126,7 +126,7 @@ pub fn random_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| format!("no randomness for a development token: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(tower_claude_core::encoding::hex(&bytes))
 }
 
 /// The one-time warning with the development token.

@@ -41,23 +41,23 @@ async fn a_cached_token_costs_no_second_bcrypt_run() {
     let store = KeyStore::new().with_default("default", Credential::bcrypt(HUNTER2).unwrap());
     let addr = serve(store.clone()).await;
     assert_eq!(call(addr, "hunter2").await, StatusCode::OK);
-    assert_eq!(store.bcrypt_stats().runs, 1);
+    assert_eq!(store.stats().runs, 1);
     for _ in 0..5 {
         assert_eq!(call(addr, "hunter2").await, StatusCode::OK);
     }
-    assert_eq!(store.bcrypt_stats().runs, 1, "cached: no second run");
+    assert_eq!(store.stats().runs, 1, "cached: no second run");
     assert_eq!(store.cached_tokens(), 1);
 
     // A wrong token is remembered briefly, so repeating it costs nothing either.
     assert_eq!(call(addr, "hunter3").await, StatusCode::FORBIDDEN);
     assert_eq!(call(addr, "hunter3").await, StatusCode::FORBIDDEN);
-    assert_eq!(store.bcrypt_stats().runs, 2);
+    assert_eq!(store.stats().runs, 2);
 
     // Revoking drops the cached verdict: the next request fails without bcrypt.
     store.revoke("default");
     assert_eq!(store.cached_tokens(), 0);
     assert_eq!(call(addr, "hunter2").await, StatusCode::FORBIDDEN);
-    assert_eq!(store.bcrypt_stats().runs, 2);
+    assert_eq!(store.stats().runs, 2);
 }
 
 #[tokio::test]
@@ -72,10 +72,10 @@ async fn tokens_of_72_bytes_or_more_never_reach_bcrypt() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(call(addr, &seventy_two).await, StatusCode::FORBIDDEN);
-    assert_eq!(store.bcrypt_stats().runs, 0);
+    assert_eq!(store.stats().runs, 0);
     // Shorter tokens are verified normally.
     assert_eq!(call(addr, &"a".repeat(71)).await, StatusCode::FORBIDDEN);
-    assert_eq!(store.bcrypt_stats().runs, 1);
+    assert_eq!(store.stats().runs, 1);
 }
 
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn concurrent_requests_with_one_token_share_one_run() {
     for request in requests {
         assert_eq!(request.await.unwrap(), StatusCode::OK);
     }
-    assert_eq!(store.bcrypt_stats().runs, 1);
+    assert_eq!(store.stats().runs, 1);
 }
 
 /// A cost-10 hash: slow enough (tens of milliseconds) that a flood keeps the
@@ -137,21 +137,21 @@ async fn a_flood_of_wrong_tokens_cannot_starve_public_routes_or_cached_tokens() 
         .collect();
 
     // Wait until the flood holds every worker.
-    while store.bcrypt_stats().running < WORKERS {
+    while store.stats().running < WORKERS {
         tokio::task::yield_now().await;
     }
-    let runs_before = store.bcrypt_stats().runs;
+    let runs_before = store.stats().runs;
     assert_eq!(fetch(addr, "/health", &[]).await.status, StatusCode::OK);
     assert_eq!(call(addr, "flood-proof").await, StatusCode::OK);
     // Both answered while the flood was still going.
     assert!(!flooders.iter().all(|f| f.is_finished()));
-    assert!(store.bcrypt_stats().runs >= runs_before);
+    assert!(store.stats().runs >= runs_before);
 
     stop.store(true, Ordering::Relaxed);
     for flooder in flooders {
         flooder.await.unwrap();
     }
-    let stats = store.bcrypt_stats();
+    let stats = store.stats();
     assert!(stats.peak_running <= WORKERS, "{stats:?}");
     assert!(
         stats.rejected_busy > 0,
@@ -217,7 +217,7 @@ async fn a_new_valid_token_is_served_through_a_flood_from_twenty_addresses() {
         })
         .collect();
     // Every flooding address has failed at least once, and the queue is full.
-    while store.bcrypt_stats().runs < 20 || store.bcrypt_stats().rejected_busy == 0 {
+    while store.stats().runs < 20 || store.stats().rejected_busy == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for round in 0..3 {
@@ -246,7 +246,7 @@ async fn a_new_valid_token_is_served_through_a_flood_from_twenty_addresses() {
     for flooder in flooders {
         flooder.await.unwrap();
     }
-    let stats = store.bcrypt_stats();
+    let stats = store.stats();
     assert!(stats.peak_running <= 1, "{stats:?}");
     assert_eq!(stats.queued, 0, "{stats:?}");
 }

@@ -107,7 +107,7 @@ impl SecurityHeadersBuilder {
                     .directive("script-src", ["'self'"])
                     .directive("script-src-attr", ["'none'"])
                     .directive("style-src", ["'self'", "https:", "'unsafe-inline'"])
-                    .directive("upgrade-insecure-requests", []),
+                    .flag("upgrade-insecure-requests"),
             )
             .coop(CrossOriginOpenerPolicy::SameOrigin)
             .corp(CrossOriginResourcePolicy::SameOrigin)

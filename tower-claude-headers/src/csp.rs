@@ -32,13 +32,27 @@ impl Csp {
     /// Sets a directive's sources, replacing the directive if it was set. A
     /// directive without sources (`upgrade-insecure-requests`) takes an empty list.
     #[must_use]
-    pub fn directive<'a>(mut self, name: &str, sources: impl IntoIterator<Item = &'a str>) -> Self {
-        let sources: Vec<String> = sources.into_iter().map(str::to_owned).collect();
+    pub fn directive(
+        mut self,
+        name: &str,
+        sources: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Self {
+        let sources: Vec<String> = sources
+            .into_iter()
+            .map(|source| source.as_ref().to_owned())
+            .collect();
         match self.directives.iter_mut().find(|(n, _)| n == name) {
             Some((_, existing)) => *existing = sources,
             None => self.directives.push((name.to_owned(), sources)),
         }
         self
+    }
+
+    /// Sets a directive that takes no sources, such as
+    /// `upgrade-insecure-requests`.
+    #[must_use]
+    pub fn flag(self, name: &str) -> Self {
+        self.directive(name, [""; 0])
     }
 
     /// Removes a directive.

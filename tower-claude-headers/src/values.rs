@@ -144,7 +144,7 @@ impl PermissionsPolicy {
     /// Turns `feature` off everywhere: `feature=()`.
     #[must_use]
     pub fn deny(self, feature: &str) -> Self {
-        self.allow(feature, [])
+        self.allow(feature, [""; 0])
     }
 
     /// Allows `feature` for this origin only: `feature=self`.
@@ -156,8 +156,15 @@ impl PermissionsPolicy {
     /// Allows `feature` for these origins (`self`, `*` or quoted origins such as
     /// `https://a.example`).
     #[must_use]
-    pub fn allow<'a>(mut self, feature: &str, origins: impl IntoIterator<Item = &'a str>) -> Self {
-        let origins = origins.into_iter().map(str::to_owned).collect();
+    pub fn allow(
+        mut self,
+        feature: &str,
+        origins: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Self {
+        let origins = origins
+            .into_iter()
+            .map(|origin| origin.as_ref().to_owned())
+            .collect();
         match self.features.iter_mut().find(|(f, _)| f == feature) {
             Some((_, existing)) => *existing = origins,
             None => self.features.push((feature.to_owned(), origins)),

@@ -116,7 +116,7 @@ pub enum SecretError {
     Length(usize),
     /// The operating system refused randomness.
     NoRandomness,
-    /// A signer given this many secrets (1 to 8 accepted).
+    /// A signer or verifier given this many secrets (1 to 8 accepted).
     Count(usize),
 }
 
@@ -134,7 +134,10 @@ impl fmt::Display for SecretError {
             Self::NoRandomness => {
                 f.write_str("the operating system gave no randomness for a secret")
             }
-            Self::Count(n) => write!(f, "a webhook signer takes 1 to 8 secrets, not {n}"),
+            Self::Count(n) => write!(
+                f,
+                "a webhook signer or verifier takes 1 to 8 secrets, not {n}"
+            ),
         }
     }
 }

@@ -92,13 +92,10 @@ async fn a_delivery_replayed_to_another_instance_is_refused() {
         down.body
     );
     let fallback = receiver(
-        RedisReplayCache::with_options(
-            &redis.url(),
-            "tcwh:",
-            std::time::Duration::from_millis(100),
-            OnReplayCacheFailure::Fallback,
-        )
-        .unwrap(),
+        RedisReplayCache::builder(redis.url())
+            .on_failure(OnReplayCacheFailure::Fallback)
+            .build()
+            .unwrap(),
     )
     .await;
     assert_eq!(deliver(fallback, &fresh).await.status, StatusCode::OK);

@@ -255,7 +255,7 @@ async fn one_cache_serves_several_senders_without_collisions() {
 fn standard_ids_with_a_dot_are_refused() {
     // The signed content is `id.timestamp.body`: a message signed with id
     // `order.<T>` verifies as id `order`, timestamp T and another body. So no
-    // dotted id is accepted, and the signing layers refuse to send one.
+    // dotted id is accepted, and a sender cannot make a `DeliveryId` with one.
     let key = WebhookSecret::standard("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
     let verifier = Verifier::standard(key.clone()).clock(at(NOW));
     let signed = Signer::standard(key).sign(&format!("order.{NOW}"), NOW - 5, b"x");

@@ -58,8 +58,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let seed = Verifier::x_webhook(secret).replay_cache(MemoryReplayCache::new(100_000));
-    let mut app = Router::new().route("/", post(print).layer(VerifyWebhookLayer::new(seed)));
+    let verifier = Verifier::x_webhook(secret).replay_cache(MemoryReplayCache::new(100_000));
+    let mut app = Router::new().route("/", post(print).layer(VerifyWebhookLayer::new(verifier)));
     if let Some(standard) = cli.standard_secret {
         match WebhookSecret::standard(&standard) {
             Ok(secret) => {

@@ -50,7 +50,7 @@ fn header(n: u8) -> HeaderName {
     HeaderName::from_static(HEADERS[usize::from(n) % HEADERS.len()])
 }
 
-/// Seed format, one per line: `seed` or `standard`, the secret (`whsec_...`
+/// Seed format, one per line: `x-webhook` or `standard`, the secret (`whsec_...`
 /// for standard), id, timestamp, body, and the signature header's value. The
 /// verifier's clock is the timestamp.
 pub fn check(data: &[u8]) {

@@ -25,8 +25,11 @@ impl Key {
 
     /// The scopes the key grants (replacing any given before).
     #[must_use]
-    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl Into<Box<str>>>) -> Self {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
+    pub fn scopes(mut self, scopes: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.scopes = scopes
+            .into_iter()
+            .map(|scope| Box::from(scope.as_ref()))
+            .collect();
         self
     }
 }

@@ -233,7 +233,7 @@ impl KeyStore {
     }
 
     /// What the bcrypt workers have done.
-    pub fn bcrypt_stats(&self) -> BcryptStats {
+    pub fn stats(&self) -> BcryptStats {
         self.inner.pool.stats()
     }
 

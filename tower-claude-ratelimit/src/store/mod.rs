@@ -68,6 +68,7 @@ impl PolicyInfo {
 
     /// A policy outside any layer, to drive a store directly in tests and
     /// benchmarks.
+    #[doc(hidden)]
     pub fn new_for_tests(name: &str, quota: Quota) -> Self {
         Self::new(name.into(), quota)
     }

@@ -9,4 +9,6 @@ mod redis;
 pub use memory::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{OnReplayCacheFailure, RedisReplayCache};
+pub use redis::{
+    OnReplayCacheFailure, RedisReplayCache, RedisReplayCacheBuilder, RedisReplayStats,
+};

@@ -48,53 +48,74 @@ struct Inner {
     display_url: String,
 }
 
-impl RedisReplayCache {
-    /// A cache on the Redis at `url` (`redis://` or `rediss://`), with key
-    /// prefix `tcwh:`, a 100 ms timeout and [`OnReplayCacheFailure::Refuse`].
-    /// It connects on first use and reconnects by itself.
-    ///
-    /// # Errors
-    /// An invalid URL.
-    pub fn new(url: &str) -> Result<Self, ReplayCacheError> {
-        Self::with_options(
-            url,
-            "tcwh:",
-            Duration::from_millis(100),
-            OnReplayCacheFailure::default(),
-        )
+/// Settings of a [`RedisReplayCache`], from [`RedisReplayCache::builder`]:
+/// the same names as the rate limiter's `RedisStoreBuilder`.
+#[derive(Clone)]
+pub struct RedisReplayCacheBuilder {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    on_failure: OnReplayCacheFailure,
+}
+
+/// What a [`RedisReplayCache`] has done, from [`RedisReplayCache::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RedisReplayStats {
+    /// Calls that failed or timed out.
+    pub errors: u64,
+}
+
+impl RedisReplayCacheBuilder {
+    /// The key prefix (default `tcwh:`).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
     }
 
-    /// A cache with every option given.
+    /// The longest a check may wait for Redis (default 100 ms) before the
+    /// failure policy applies.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// What to do when Redis fails (default [`OnReplayCacheFailure::Refuse`]).
+    #[must_use]
+    pub fn on_failure(mut self, on_failure: OnReplayCacheFailure) -> Self {
+        self.on_failure = on_failure;
+        self
+    }
+
+    /// The cache. It connects on first use and reconnects by itself; Redis
+    /// need not be up yet.
     ///
     /// # Errors
-    /// An invalid URL, or no Tokio runtime.
-    pub fn with_options(
-        url: &str,
-        prefix: &str,
-        timeout: Duration,
-        on_failure: OnReplayCacheFailure,
-    ) -> Result<Self, ReplayCacheError> {
-        let display_url = redact_url(url);
+    /// An invalid URL, or no Tokio runtime to run the connection on.
+    pub fn build(self) -> Result<RedisReplayCache, ReplayCacheError> {
+        let display_url = redact_url(&self.url);
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ReplayCacheError(
                 "RedisReplayCache must be made inside a Tokio runtime (it starts the connection task)".into(),
             ));
         }
-        let client = redis::Client::open(url)
+        let client = redis::Client::open(self.url.as_str())
             .map_err(|e| ReplayCacheError(format!("invalid Redis URL {display_url}: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(timeout))
+            .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| ReplayCacheError(format!("Redis {display_url}: {e}")))?;
-        Ok(Self {
+        Ok(RedisReplayCache {
             inner: Arc::new(Inner {
                 connection,
-                prefix: prefix.to_owned(),
-                timeout,
-                on_failure,
+                prefix: self.prefix,
+                timeout: self.timeout,
+                on_failure: self.on_failure,
                 fallback: MemoryReplayCache::new(100_000),
                 errors: AtomicU64::new(0),
                 warn: WarnOnce::new(Duration::from_secs(10)),
@@ -102,10 +123,34 @@ impl RedisReplayCache {
             }),
         })
     }
+}
 
-    /// Calls that failed or timed out.
-    pub fn errors(&self) -> u64 {
-        self.inner.errors.load(Ordering::Relaxed)
+impl RedisReplayCache {
+    /// Settings for a cache on the Redis at `url` (`redis://` or
+    /// `rediss://`).
+    pub fn builder(url: impl Into<String>) -> RedisReplayCacheBuilder {
+        RedisReplayCacheBuilder {
+            url: url.into(),
+            prefix: "tcwh:".into(),
+            timeout: Duration::from_millis(100),
+            on_failure: OnReplayCacheFailure::default(),
+        }
+    }
+
+    /// A cache on the Redis at `url` with the default settings: key prefix
+    /// `tcwh:`, a 100 ms timeout, [`OnReplayCacheFailure::Refuse`].
+    ///
+    /// # Errors
+    /// An invalid URL, or no Tokio runtime.
+    pub fn new(url: &str) -> Result<Self, ReplayCacheError> {
+        Self::builder(url).build()
+    }
+
+    /// What the cache has done so far.
+    pub fn stats(&self) -> RedisReplayStats {
+        RedisReplayStats {
+            errors: self.inner.errors.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether Redis answers a `PING` within `within`: for a start-up check
@@ -201,5 +246,16 @@ impl fmt::Debug for RedisReplayCache {
             .field("prefix", &self.inner.prefix)
             .field("on_failure", &self.inner.on_failure)
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RedisReplayCacheBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisReplayCacheBuilder")
+            .field("url", &redact_url(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("on_failure", &self.on_failure)
+            .finish()
     }
 }

@@ -7,6 +7,7 @@
 mod answers;
 mod body;
 mod claim;
+mod duplicates;
 mod layer;
 mod outcome;
 mod verifier;

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use http::header::HeaderName;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::replay::ReplayCache;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
-use crate::secret::WebhookSecret;
+use crate::secret::{SecretError, WebhookSecret};
 use crate::verify::claim::{Claim, text};
-use crate::wire::{hex_signatures, standard_signatures};
-use crate::verify::{Delivery, VerifiedWebhook, VerifyError};
+use crate::verify::{VerifiedWebhook, VerifyError};
+use crate::wire::{MAX_SIGNATURES, hex_signatures, standard_signatures};
 use tower_claude_core::Clock;
 
 /// The default freshness window: five minutes each way.
@@ -38,12 +37,12 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// ```
 #[derive(Clone)]
 pub struct Verifier {
-    scheme: Scheme,
+    pub(super) scheme: Scheme,
     keys: Keys,
     tolerance: Duration,
     clock: Clock,
-    replay: Option<Arc<dyn ReplayCache>>,
-    duplicate_window: Option<Duration>,
+    pub(super) replay: Option<Arc<dyn ReplayCache>>,
+    pub(super) duplicate_window: Option<Duration>,
     body_only: bool,
 }
 
@@ -60,9 +59,28 @@ impl Verifier {
     }
 
     /// Verifies `scheme`, accepting a signature by any of `secrets`.
+    ///
+    /// # Panics
+    /// Unless 1 to 8 secrets are given (none would refuse everything); see
+    /// [`try_with_secrets`](Self::try_with_secrets).
     pub fn with_secrets(scheme: Scheme, secrets: impl IntoIterator<Item = WebhookSecret>) -> Self {
+        Self::try_with_secrets(scheme, secrets).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`with_secrets`](Self::with_secrets), reporting a count out of range
+    /// instead of panicking.
+    ///
+    /// # Errors
+    /// [`SecretError::Count`] unless 1 to 8 secrets are given.
+    pub fn try_with_secrets(
+        scheme: Scheme,
+        secrets: impl IntoIterator<Item = WebhookSecret>,
+    ) -> Result<Self, SecretError> {
         let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
-        Self {
+        if !(1..=MAX_SIGNATURES).contains(&secrets.len()) {
+            return Err(SecretError::Count(secrets.len()));
+        }
+        Ok(Self {
             scheme,
             keys: Keys::new(&secrets),
             tolerance: DEFAULT_TOLERANCE,
@@ -70,14 +88,30 @@ impl Verifier {
             replay: None,
             duplicate_window: None,
             body_only: false,
-        }
+        })
     }
 
     /// Also accepts signatures by `secret` (during a rotation).
+    ///
+    /// # Panics
+    /// Past 8 secrets; see [`try_also`](Self::try_also).
     #[must_use]
-    pub fn also(mut self, secret: WebhookSecret) -> Self {
+    pub fn also(self, secret: WebhookSecret) -> Self {
+        self.try_also(secret)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`also`](Self::also), reporting a ninth secret instead of panicking.
+    ///
+    /// # Errors
+    /// [`SecretError::Count`] past 8 secrets.
+    pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
+        let count = self.keys.len() + 1;
+        if count > MAX_SIGNATURES {
+            return Err(SecretError::Count(count));
+        }
         self.keys = self.keys.with(&secret);
-        self
+        Ok(self)
     }
 
     /// The freshness window, both ways (default 300 s).
@@ -113,79 +147,9 @@ impl Verifier {
         self
     }
 
-    /// The delivery `webhook` (with `body`) belongs to, for the duplicate
-    /// check: computed once, then asked with
-    /// [`is_processed`](Self::is_processed) before the handler and recorded
-    /// with [`remember_processed`](Self::remember_processed) after it.
-    ///
-    /// The delivery id is only a hint, asked only of a message whose signature
-    /// verified and whose signed content is new; it can never make a message
-    /// acceptable. The `X-Webhook-*` scheme does not sign its delivery id, so there a
-    /// delivery is the id *and the body* (its SHA-256): someone who resends a
-    /// captured message under another id marks only that id with that body as
-    /// processed, never a different delivery. A body-only message (no signed
-    /// time), an id longer than 256 bytes or with bytes outside visible ASCII,
-    /// and a verifier without a replay cache get `None`: no duplicate check.
-    pub fn delivery(&self, webhook: &VerifiedWebhook, body: &[u8]) -> Option<Delivery> {
-        self.replay.as_ref()?;
-        let id = webhook.delivery_id.as_deref()?;
-        let sane =
-            (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic() && b != b'%');
-        if !sane {
-            return None;
-        }
-        let key = match self.scheme {
-            Scheme::Standard => format!("delivery:{id}"),
-            Scheme::XWebhook => {
-                webhook.timestamp?;
-                let digest = Sha256::digest(body);
-                format!(
-                    "delivery:{id}:{}",
-                    tower_claude_core::encoding::hex(&digest[..16])
-                )
-            }
-        };
-        Some(Delivery(key))
-    }
-
-    /// Whether `delivery` was already processed: the sender's new attempt of
-    /// it.
-    ///
-    /// # Errors
-    /// The replay cache could not answer.
-    pub async fn is_processed(&self, delivery: &Delivery) -> Result<bool, VerifyError> {
-        let Some(cache) = &self.replay else {
-            return Ok(false);
-        };
-        cache
-            .contains(&delivery.0)
-            .await
-            .map_err(VerifyError::ReplayCacheUnavailable)
-    }
-
-    /// Remembers that `delivery` was processed, for the duplicate window.
-    /// Only deliveries whose handler succeeded are remembered, so a failed one
-    /// is run again when the sender retries.
-    ///
-    /// # Errors
-    /// The replay cache could not record it.
-    pub async fn remember_processed(&self, delivery: &Delivery) -> Result<(), VerifyError> {
-        let Some(cache) = &self.replay else {
-            return Ok(());
-        };
-        cache
-            .first_seen(
-                &delivery.0,
-                self.duplicate_window.unwrap_or(self.replay_ttl()),
-            )
-            .await
-            .map(|_| ())
-            .map_err(VerifyError::ReplayCacheUnavailable)
-    }
-
     /// Signed content is remembered for the whole span in which its
     /// timestamp is accepted (both edges included), and a second more.
-    fn replay_ttl(&self) -> Duration {
+    pub(super) fn replay_ttl(&self) -> Duration {
         self.tolerance
             .saturating_mul(2)
             .saturating_add(Duration::from_secs(1))

@@ -13,7 +13,7 @@ use dashmap::DashMap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tower_claude_core::{Clock, WarnOnce, redact_url};
 
-use super::{Connection, GCRA_SCRIPT, Inner, OnRedisFailure, RedisStats, RedisStore};
+use super::{Connection, Counters, GCRA_SCRIPT, Inner, OnRedisFailure, RedisStore};
 use crate::store::memory::MemoryStore;
 use crate::store::time::Time;
 
@@ -212,7 +212,7 @@ impl Settings {
                 denied: DashMap::with_hasher(foldhash::quality::RandomState::default()),
                 deny_capacity: self.deny_capacity,
                 deny_swept_at: AtomicU64::new(0),
-                stats: RedisStats::default(),
+                stats: Counters::default(),
                 warn: WarnOnce::new(Duration::from_secs(10)),
                 display_url,
             }),

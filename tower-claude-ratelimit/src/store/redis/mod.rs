@@ -17,6 +17,7 @@ mod builder;
 mod stats;
 
 pub use builder::{RedisClusterBuilder, RedisStoreBuilder, RedisStoreError};
+use stats::Counters;
 pub use stats::{OnRedisFailure, RedisStats};
 
 use super::memory::{MemoryBucket, MemoryStore};
@@ -80,7 +81,7 @@ struct Inner {
     denied: DashMap<Box<str>, Denied, foldhash::quality::RandomState>,
     deny_capacity: usize,
     deny_swept_at: AtomicU64,
-    stats: RedisStats,
+    stats: Counters,
     /// The failure warning: the first at once, then at most every 10 s.
     warn: WarnOnce,
     display_url: String,
@@ -111,15 +112,17 @@ impl RedisStore {
 
     /// Settings for a store on a Redis Cluster, given some of its nodes
     /// (primaries or replicas; the client discovers the rest).
-    pub fn cluster_builder(
-        urls: impl IntoIterator<Item = impl Into<String>>,
-    ) -> RedisClusterBuilder {
-        RedisClusterBuilder::new(urls.into_iter().map(Into::into).collect())
+    pub fn cluster_builder(urls: impl IntoIterator<Item = impl AsRef<str>>) -> RedisClusterBuilder {
+        RedisClusterBuilder::new(
+            urls.into_iter()
+                .map(|url| url.as_ref().to_owned())
+                .collect(),
+        )
     }
 
-    /// The store's counters.
-    pub fn stats(&self) -> &RedisStats {
-        &self.inner.stats
+    /// What the store has done so far.
+    pub fn stats(&self) -> RedisStats {
+        self.inner.stats.snapshot()
     }
 
     /// The in-memory store used under [`OnRedisFailure::Fallback`].

@@ -22,9 +22,25 @@ pub enum OnRedisFailure {
     Fallback,
 }
 
-/// Counters of a [`RedisStore`].
-#[derive(Debug, Default)]
+/// What a [`RedisStore`] has done, from [`RedisStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct RedisStats {
+    /// Script calls made.
+    pub calls: u64,
+    /// Calls that failed or timed out.
+    pub errors: u64,
+    /// Requests admitted unchecked under [`OnRedisFailure::Allow`].
+    pub failed_open: u64,
+    /// Requests decided by the in-memory fallback.
+    pub fallbacks: u64,
+    /// Requests refused from the local deny cache, without asking Redis.
+    pub local_denials: u64,
+}
+
+/// The counters behind [`RedisStats`].
+#[derive(Debug, Default)]
+pub(super) struct Counters {
     pub(super) calls: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) failed_open: AtomicU64,
@@ -32,29 +48,14 @@ pub struct RedisStats {
     pub(super) local_denials: AtomicU64,
 }
 
-impl RedisStats {
-    /// Script calls made.
-    pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
-    }
-
-    /// Calls that failed or timed out.
-    pub fn errors(&self) -> u64 {
-        self.errors.load(Ordering::Relaxed)
-    }
-
-    /// Requests admitted unchecked under [`OnRedisFailure::Allow`].
-    pub fn failed_open(&self) -> u64 {
-        self.failed_open.load(Ordering::Relaxed)
-    }
-
-    /// Requests decided by the in-memory fallback.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
-    /// Requests refused from the local deny cache, without asking Redis.
-    pub fn local_denials(&self) -> u64 {
-        self.local_denials.load(Ordering::Relaxed)
+impl Counters {
+    pub(super) fn snapshot(&self) -> RedisStats {
+        RedisStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            failed_open: self.failed_open.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            local_denials: self.local_denials.load(Ordering::Relaxed),
+        }
     }
 }
