@@ -6,7 +6,8 @@ use hmac::{Hmac, Mac};
 use http::header::HeaderName;
 use sha2::Sha256;
 
-use crate::secret::WebhookSecret;
+use crate::secret::{SecretError, WebhookSecret};
+use crate::wire::MAX_SIGNATURES;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -73,20 +74,32 @@ impl Scheme {
 pub(crate) struct Keys(Arc<[HmacSha256]>);
 
 impl Keys {
-    pub(crate) fn new(secrets: &[WebhookSecret]) -> Self {
-        Self(
+    /// The keys of 1 to 8 secrets (a verifier reads at most 8 signatures,
+    /// and none would sign or accept nothing), for signers and verifiers alike.
+    pub(crate) fn of(
+        secrets: impl IntoIterator<Item = WebhookSecret>,
+    ) -> Result<Self, SecretError> {
+        let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
+        if !(1..=MAX_SIGNATURES).contains(&secrets.len()) {
+            return Err(SecretError::Count(secrets.len()));
+        }
+        Ok(Self(
             secrets
                 .iter()
                 .filter_map(|secret| HmacSha256::new_from_slice(secret.bytes()).ok())
                 .collect(),
-        )
+        ))
     }
 
-    /// These keys and `secret`'s, last.
-    pub(crate) fn with(&self, secret: &WebhookSecret) -> Self {
+    /// These keys and `secret`'s, last; at most 8.
+    pub(crate) fn with(&self, secret: &WebhookSecret) -> Result<Self, SecretError> {
+        let count = self.0.len() + 1;
+        if count > MAX_SIGNATURES {
+            return Err(SecretError::Count(count));
+        }
         let mut states: Vec<HmacSha256> = self.0.to_vec();
         states.extend(HmacSha256::new_from_slice(secret.bytes()).ok());
-        Self(states.into())
+        Ok(Self(states.into()))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &HmacSha256> {

@@ -13,11 +13,7 @@ use crate::issued::Issued;
 use crate::issued::MAX_AHEAD_SECS;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::{SecretError, WebhookSecret};
-use crate::wire::{MAX_SIGNATURES, push_hex_entry, push_standard_entry};
-
-/// The most secrets a signer signs with: a verifier reads at most this many
-/// signatures.
-const MAX_SECRETS: usize = MAX_SIGNATURES;
+use crate::wire::{push_hex_entry, push_standard_entry};
 
 /// Signs webhook messages with one or several secrets.
 ///
@@ -77,13 +73,9 @@ impl Signer {
         scheme: Scheme,
         secrets: impl IntoIterator<Item = WebhookSecret>,
     ) -> Result<Self, SecretError> {
-        let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
-        if !(1..=MAX_SECRETS).contains(&secrets.len()) {
-            return Err(SecretError::Count(secrets.len()));
-        }
         Ok(Self {
             scheme,
-            keys: Keys::new(&secrets),
+            keys: Keys::of(secrets)?,
             body_signature: true,
             issued: Arc::new(Issued::default()),
         })
@@ -106,11 +98,7 @@ impl Signer {
     /// # Errors
     /// [`SecretError::Count`] past 8 secrets.
     pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
-        let count = self.keys.len() + 1;
-        if count > MAX_SECRETS {
-            return Err(SecretError::Count(count));
-        }
-        self.keys = self.keys.with(&secret);
+        self.keys = self.keys.with(&secret)?;
         Ok(self)
     }
 

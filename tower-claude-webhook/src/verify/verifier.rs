@@ -13,7 +13,7 @@ use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::{SecretError, WebhookSecret};
 use crate::verify::claim::{Claim, text};
 use crate::verify::{VerifiedWebhook, VerifyError};
-use crate::wire::{MAX_SIGNATURES, hex_signatures, standard_signatures};
+use crate::wire::{hex_signatures, standard_signatures};
 use tower_claude_core::Clock;
 
 /// The default freshness window: five minutes each way.
@@ -76,13 +76,9 @@ impl Verifier {
         scheme: Scheme,
         secrets: impl IntoIterator<Item = WebhookSecret>,
     ) -> Result<Self, SecretError> {
-        let secrets: Vec<WebhookSecret> = secrets.into_iter().collect();
-        if !(1..=MAX_SIGNATURES).contains(&secrets.len()) {
-            return Err(SecretError::Count(secrets.len()));
-        }
         Ok(Self {
             scheme,
-            keys: Keys::new(&secrets),
+            keys: Keys::of(secrets)?,
             tolerance: DEFAULT_TOLERANCE,
             clock: Clock::system(),
             replay: None,
@@ -106,11 +102,7 @@ impl Verifier {
     /// # Errors
     /// [`SecretError::Count`] past 8 secrets.
     pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
-        let count = self.keys.len() + 1;
-        if count > MAX_SIGNATURES {
-            return Err(SecretError::Count(count));
-        }
-        self.keys = self.keys.with(&secret);
+        self.keys = self.keys.with(&secret)?;
         Ok(self)
     }
 
