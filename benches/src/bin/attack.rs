@@ -142,18 +142,6 @@ fn naive(hash: Arc<str>) -> Router {
         .layer(middleware::from_fn(check))
 }
 
-async fn serve(app: Router) -> SocketAddr {
-    let (listener, addr) = tower_claude_testkit::listener().await;
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
-    addr
-}
-
 /// One scenario: the three probes for `seconds`, under a flood from
 /// `addresses` client addresses (0: no flood).
 async fn scenario(
@@ -245,8 +233,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         };
         let store = KeyStore::new().with("cached", cached).with("fresh", fresh);
-        let ours_addr = serve(ours(store.clone())).await;
-        let naive_addr = serve(naive(Arc::from(hash.as_str()))).await;
+        let ours_addr = tower_claude_testkit::serve_axum(ours(store.clone())).await;
+        let naive_addr = tower_claude_testkit::serve_axum(naive(Arc::from(hash.as_str()))).await;
         // Warm the cached token on ours.
         let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
         request(&client, ours_addr, "/api", Some(CACHED), "203.0.113.2").await;

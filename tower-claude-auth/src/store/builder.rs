@@ -21,8 +21,11 @@ pub struct KeyStoreBuilder {
     bcrypt_queue: Option<usize>,
     bcrypt_queue_per_client: usize,
     failing_client_period: Duration,
-    failing_clients: usize,
 }
+
+/// Clients with a recent failed verification remembered at most; past it the
+/// oldest mark is forgotten (a spray of addresses cannot grow it).
+const MAX_FAILING_CLIENTS: usize = 100_000;
 
 /// bcrypt workers by default: one fewer than the cores, at least one, so that
 /// bcrypt never takes the core the async executor needs to answer public
@@ -45,7 +48,6 @@ impl Default for KeyStoreBuilder {
             bcrypt_queue: None,
             bcrypt_queue_per_client: 2,
             failing_client_period: Duration::from_secs(60),
-            failing_clients: 100_000,
         }
     }
 }
@@ -129,7 +131,7 @@ impl KeyStoreBuilder {
                     max_queued: queue,
                     per_client: self.bcrypt_queue_per_client,
                     suspect_for: self.failing_client_period,
-                    max_suspects: self.failing_clients,
+                    max_suspects: MAX_FAILING_CLIENTS,
                 }),
             }),
         }

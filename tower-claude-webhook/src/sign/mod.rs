@@ -9,8 +9,6 @@ use http::header::HeaderValue;
 
 use crate::deliver::SendError;
 use crate::issued::Issued;
-#[cfg(test)]
-use crate::issued::MAX_AHEAD_SECS;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::{SecretError, WebhookSecret};
 use crate::wire::{push_hex_entry, push_standard_entry};

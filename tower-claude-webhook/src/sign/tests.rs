@@ -1,6 +1,7 @@
 //! Tests of `sign`.
 
 use super::*;
+use crate::issued::MAX_AHEAD_SECS;
 
 /// REFERENCE.md, the `X-Webhook-*` scheme: GitHub's published example secret and body.
 #[test]
