@@ -77,6 +77,8 @@ impl PolicyHeaders {
     ) {
         let remaining = u64::from(decision.remaining());
         let reset = decision.reset_secs();
+        // One growth of the map instead of one per field as it fills up.
+        headers.reserve(FIELDS_AT_MOST);
         if style.ietf() {
             headers.insert(RATELIMIT_POLICY, self.policy.clone());
             headers.insert(RATELIMIT, self.ratelimit(remaining, reset));
@@ -134,6 +136,9 @@ impl Digits {
     }
 }
 
+/// The most fields one response gets: both styles and `Retry-After`.
+const FIELDS_AT_MOST: usize = 6;
+
 /// "000" to "999", so that the numbers most responses carry are static values:
 /// no allocation, and nothing to count when they are cloned.
 static SMALL: [u8; 3000] = small_numbers();
@@ -150,11 +155,14 @@ const fn small_numbers() -> [u8; 3000] {
     table
 }
 
-/// A header value of `n`.
-fn number(n: u64) -> HeaderValue {
-    if let Ok(i) = usize::try_from(n)
-        && i < 1000
-    {
+/// "0" to "999" as strings, checked as UTF-8 once at compile time rather
+/// than on every response.
+static SMALL_TEXT: [&str; 1000] = small_texts();
+
+const fn small_texts() -> [&'static str; 1000] {
+    let mut texts = [""; 1000];
+    let mut i = 0;
+    while i < 1000 {
         let digits = if i >= 100 {
             3
         } else if i >= 10 {
@@ -162,7 +170,20 @@ fn number(n: u64) -> HeaderValue {
         } else {
             1
         };
-        let text = std::str::from_utf8(&SMALL[3 * i + 3 - digits..3 * i + 3]).unwrap_or("0");
+        let (_, tail) = SMALL.split_at(3 * i + 3 - digits);
+        let (text, _) = tail.split_at(digits);
+        texts[i] = match std::str::from_utf8(text) {
+            Ok(text) => text,
+            Err(_) => "0",
+        };
+        i += 1;
+    }
+    texts
+}
+
+/// A header value of `n`.
+fn number(n: u64) -> HeaderValue {
+    if let Some(text) = usize::try_from(n).ok().and_then(|i| SMALL_TEXT.get(i)) {
         return HeaderValue::from_static(text);
     }
     HeaderValue::from_bytes(Digits::of(n).as_bytes())
