@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Instructions per call of each benchmark scenario, under callgrind (exact and
-# repeatable). Usage: bash benches/instructions.sh [auth|headers|ratelimit]  (default: all)
+# repeatable). Usage: bash benches/instructions.sh [auth|headers|ratelimit|stack]  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "needs valgrind: apt-get install -y valgrind" >&2; exit 1; }
@@ -18,8 +18,8 @@ scenarios() {
 # million instructions that vary from run to run. The ratelimit group therefore
 # runs more iterations, so that noise falls under a few instructions per call.
 low=${LOW:-2000} high=${HIGH:-4000}
-for group in ${1:-auth headers ratelimit}; do
-  if [ "$group" = ratelimit ]; then low=${LOW:-20000} high=${HIGH:-220000}; fi
+for group in ${1:-auth headers ratelimit stack}; do
+  if [ "$group" = ratelimit ] || [ "$group" = stack ]; then low=${LOW:-20000} high=${HIGH:-220000}; fi
   printf '\n%-30s %10s %10s\n' "$group" per-call extra
   base=""
   for scenario in $(scenarios "$group"); do

@@ -7,7 +7,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::Request;
 use tower_claude_benches::{
-    BenchService, Body, auth, headers, ratelimit, redis_store, run, webhook,
+    BenchService, Body, auth, headers, ratelimit, redis_store, run, stack, webhook,
 };
 use tower_claude_ratelimit::RateLimitStore;
 
@@ -55,6 +55,13 @@ fn bench(c: &mut Criterion) {
         &ratelimit::SCENARIOS,
         ratelimit::service,
         ratelimit::scenario_request,
+    );
+    group(
+        c,
+        "stack",
+        &stack::SCENARIOS,
+        stack::service,
+        stack::scenario_request,
     );
 }
 

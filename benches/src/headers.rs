@@ -4,17 +4,18 @@
 use http::Request;
 use http::header::{self, HeaderName, HeaderValue};
 use tower::{Layer, ServiceBuilder, service_fn};
-use tower_claude_headers::security::SecurityHeadersLayer;
+use tower_claude_headers::security::{SecurityHeadersBuilder, SecurityHeadersLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{BenchService, Body, bare, finish};
 
 /// The scenarios, by name.
-pub const SCENARIOS: [&str; 6] = [
+pub const SCENARIOS: [&str; 7] = [
     "baseline",
     "tower-http-7x-set-header",
     "http-security-headers-strict",
     "ours-web",
+    "ours-web-nonces",
     "ours-strict-api",
     "ours-basic",
 ];
@@ -31,34 +32,47 @@ fn overriding(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<H
     SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
 }
 
+/// The seven headers a user sets with tower-http, one layer each.
+pub fn tower_http_set_headers() -> [SetResponseHeaderLayer<HeaderValue>; 7] {
+    [
+        overriding(header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+        overriding(header::X_FRAME_OPTIONS, "DENY"),
+        overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        overriding(header::REFERRER_POLICY, "no-referrer"),
+        overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ),
+        overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        overriding(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+    ]
+}
+
 /// A service for `scenario`.
 pub async fn service(scenario: &str) -> BenchService {
     let inner = service_fn(bare);
     match scenario {
         "baseline" => finish(inner),
-        "tower-http-7x-set-header" => finish(
-            ServiceBuilder::new()
-                .layer(overriding(
-                    header::CONTENT_SECURITY_POLICY,
-                    "default-src 'self'",
-                ))
-                .layer(overriding(header::X_FRAME_OPTIONS, "DENY"))
-                .layer(overriding(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .layer(overriding(header::REFERRER_POLICY, "no-referrer"))
-                .layer(overriding(
-                    header::STRICT_TRANSPORT_SECURITY,
-                    "max-age=31536000; includeSubDomains",
-                ))
-                .layer(overriding(
-                    HeaderName::from_static("cross-origin-opener-policy"),
-                    "same-origin",
-                ))
-                .layer(overriding(
-                    HeaderName::from_static("cross-origin-resource-policy"),
-                    "same-origin",
-                ))
-                .service(inner),
-        ),
+        "tower-http-7x-set-header" => {
+            let [a, b, c, d, e, f, g] = tower_http_set_headers();
+            finish(
+                ServiceBuilder::new()
+                    .layer(a)
+                    .layer(b)
+                    .layer(c)
+                    .layer(d)
+                    .layer(e)
+                    .layer(f)
+                    .layer(g)
+                    .service(inner),
+            )
+        }
         "http-security-headers-strict" => finish(
             http_security_headers::SecurityHeadersLayer::new(
                 http_security_headers::Preset::Strict.build(),
@@ -66,6 +80,13 @@ pub async fn service(scenario: &str) -> BenchService {
             .layer(inner),
         ),
         "ours-web" => finish(SecurityHeadersLayer::web().layer(inner)),
+        // As the reference server runs it: a fresh CSP nonce per response.
+        "ours-web-nonces" => finish(
+            SecurityHeadersBuilder::web()
+                .csp_nonces(true)
+                .build()
+                .layer(inner),
+        ),
         "ours-strict-api" => finish(SecurityHeadersLayer::strict_api().layer(inner)),
         "ours-basic" => finish(SecurityHeadersLayer::basic().layer(inner)),
         other => panic!("unknown scenario {other}; known: {SCENARIOS:?}"),

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod headers;
 pub mod ratelimit;
 pub mod redis_store;
+pub mod stack;
 pub mod webhook;
 
 use std::convert::Infallible;

@@ -62,11 +62,11 @@ pub fn request_from(ip: Ipv4Addr) -> Request<Body> {
     request
 }
 
-fn ours(headers: RateLimitHeaders) -> RateLimitLayer {
+pub(crate) fn ours(headers: RateLimitHeaders) -> RateLimitLayer {
     RateLimitLayer::per_ip(Quota::per_second(RATE).burst(BURST)).headers(headers)
 }
 
-fn tower_governor_config<M>(
+pub(crate) fn tower_governor_config<M>(
     builder: &mut tower_governor::governor::GovernorConfigBuilder<
         tower_governor::key_extractor::PeerIpKeyExtractor,
         M,
@@ -84,7 +84,7 @@ where
 
 /// The bare service answering with axum's body, which both governor crates
 /// require of the service they wrap; `baseline-axum-body` is their baseline.
-fn axum_body<S>(
+pub(crate) fn axum_body<S>(
     inner: S,
 ) -> impl tower::Service<
     Request<Body>,

@@ -5,11 +5,11 @@
 //! reports the difference per call, which cancels start-up and warm-up.
 //!
 //! Usage: `instructions <group> <scenario> <iterations>`; groups: auth, headers,
-//! ratelimit.
+//! ratelimit, stack.
 
 use std::process::ExitCode;
 
-use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run};
+use tower_claude_benches::{BenchService, Body, auth, headers, ratelimit, run, stack};
 
 async fn service(
     group: &str,
@@ -22,6 +22,7 @@ async fn service(
             ratelimit::service(scenario).await,
             ratelimit::scenario_request,
         )),
+        "stack" => Some((stack::service(scenario).await, stack::scenario_request)),
         _ => None,
     }
 }
@@ -30,10 +31,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [group, scenario, iterations] = args.as_slice() else {
         eprintln!(
-            "usage: instructions <group> <scenario> <iterations>\n  auth: {:?}\n  headers: {:?}\n  ratelimit: {:?}",
+            "usage: instructions <group> <scenario> <iterations>\n  auth: {:?}\n  headers: {:?}\n  ratelimit: {:?}\n  stack: {:?}",
             auth::SCENARIOS,
             headers::SCENARIOS,
-            ratelimit::SCENARIOS
+            ratelimit::SCENARIOS,
+            stack::SCENARIOS
         );
         return ExitCode::FAILURE;
     };
