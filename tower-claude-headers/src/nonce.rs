@@ -153,7 +153,7 @@ mod tests {
     fn the_stream_is_what_separates_copies() {
         let mut a = ChaCha12Rng::from_seed([7; 32]);
         let mut b = a.clone();
-        let mut draw = |rng: &mut ChaCha12Rng, stream| {
+        let draw = |rng: &mut ChaCha12Rng, stream| {
             rng.set_stream(stream);
             rng.set_word_pos(0);
             let mut bytes = [0u8; 16];
