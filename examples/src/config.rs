@@ -28,6 +28,10 @@ pub struct ServerArgs {
     /// Requests a client may make at once (default: the rate's count).
     #[arg(long, env = "TOWER_CLAUDE_BURST")]
     pub burst: Option<u32>,
+    /// Client addresses the in-memory rate limiter tracks at once (about 40
+    /// bytes each); past that, new clients get 429 until room frees up.
+    #[arg(long, env = "TOWER_CLAUDE_MAX_CLIENTS", default_value_t = 1_000_000)]
+    pub max_clients: usize,
     /// A proxy whose forwarding headers are believed (CIDR; repeatable, or
     /// comma-separated in the environment).
     #[arg(
@@ -79,6 +83,7 @@ impl fmt::Debug for ServerArgs {
             .field("password", &set(&self.password))
             .field("rate_limit", &self.rate_limit)
             .field("burst", &self.burst)
+            .field("max_clients", &self.max_clients)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("webhook_secret", &set(&self.webhook_secret))
             .field(

@@ -69,7 +69,7 @@ impl Stack {
         };
         let store = match &redis {
             Some(redis) => AnyStore::Redis(redis.clone()),
-            None => AnyStore::Memory(MemoryStore::new()),
+            None => AnyStore::Memory(MemoryStore::builder().max_keys(args.max_clients).build()),
         };
         let ratelimit = RateLimitLayer::with_store(store, quota)
             .client_ip(resolver.clone())

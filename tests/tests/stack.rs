@@ -24,6 +24,7 @@ fn args(per_minute: u32) -> ServerArgs {
             per: Duration::from_secs(60),
         },
         burst: None,
+        max_clients: 1_000_000,
         trusted_proxies: Vec::new(),
         webhook_secret: None,
         webhook_url: None,
@@ -74,6 +75,32 @@ async fn axum_refusals_from_auth_and_ratelimit_carry_the_security_headers() {
         );
     }
     assert_eq!(limited.headers["retry-after"], "20");
+}
+
+/// `--max-clients` caps the clients the rate limiter tracks: with room for
+/// two, a third address is refused (429) while the two tracked ones keep
+/// their own quota, so a spray of new addresses cannot evict a limited client.
+#[tokio::test]
+async fn max_clients_caps_tracked_clients_without_evicting_them() {
+    let mut args = args(2);
+    args.max_clients = 2;
+    args.trusted_proxies = tower_claude_core::IpCidr::loopback().to_vec();
+    let addr = serve_axum(reference_app(&args).unwrap().router).await;
+    let from = |ip: &'static str| {
+        [
+            ("x-forwarded-for", ip),
+            ("authorization", "Bearer the-token"),
+        ]
+    };
+    let whoami = async |ip| get(addr, "/api/whoami", &from(ip)).await.status;
+    assert_eq!(whoami("192.0.2.1").await, StatusCode::OK);
+    assert_eq!(whoami("192.0.2.1").await, StatusCode::OK);
+    assert_eq!(whoami("192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(whoami("192.0.2.2").await, StatusCode::OK);
+    // The store is full: a newcomer waits, and the limited client stays limited.
+    assert_eq!(whoami("192.0.2.3").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(whoami("192.0.2.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(whoami("192.0.2.2").await, StatusCode::OK);
 }
 
 /// Issue 13, item 15: an authenticated answer and every refusal carry

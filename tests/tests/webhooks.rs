@@ -29,6 +29,7 @@ fn args() -> ServerArgs {
             per: Duration::from_secs(60),
         },
         burst: None,
+        max_clients: 1_000_000,
         trusted_proxies: Vec::new(),
         webhook_secret: Some(SECRET.into()),
         webhook_url: None,

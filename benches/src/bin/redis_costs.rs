@@ -46,6 +46,7 @@ fn server_args(redis_url: Option<String>) -> ServerArgs {
             per: Duration::from_secs(1),
         },
         burst: None,
+        max_clients: 1_000_000,
         trusted_proxies: Vec::new(),
         webhook_secret: None,
         webhook_url: None,
