@@ -4,6 +4,7 @@
 use http::Request;
 use http::header::{self, HeaderName, HeaderValue};
 use tower::{Layer, ServiceBuilder, service_fn};
+use tower_claude_core::TlsConnection;
 use tower_claude_headers::security::{SecurityHeadersBuilder, SecurityHeadersLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -20,12 +21,15 @@ pub const SCENARIOS: [&str; 7] = [
     "ours-basic",
 ];
 
-/// An HTTP/2 request with `:scheme` https, so that HSTS is among the headers sent.
+/// A request over TLS (the `TlsConnection` extension a TLS-terminating
+/// server inserts), so that HSTS is among the headers sent.
 pub fn scenario_request(_scenario: &str) -> Request<Body> {
-    Request::get("https://example.com/")
+    let mut request = Request::get("https://example.com/")
         .version(http::Version::HTTP_2)
         .body(Body::default())
-        .unwrap()
+        .unwrap();
+    request.extensions_mut().insert(TlsConnection);
+    request
 }
 
 fn overriding(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

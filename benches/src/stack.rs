@@ -9,6 +9,7 @@ use axum::extract::ConnectInfo;
 use http::Request;
 use tower::{ServiceBuilder, service_fn};
 use tower_claude_auth::{BearerAuthLayer, Credential};
+use tower_claude_core::TlsConnection;
 use tower_claude_headers::security::SecurityHeadersLayer;
 use tower_claude_ratelimit::RateLimitHeaders;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
@@ -23,7 +24,7 @@ use crate::{BenchService, Body, bare, finish};
 /// `baseline-axum-body`, ours with `baseline`.
 pub const SCENARIOS: [&str; 4] = ["baseline", "baseline-axum-body", "peers", "ours"];
 
-/// An HTTP/2 `https` request with the valid token, from one client address.
+/// A request over TLS with the valid token, from one client address.
 pub fn scenario_request(_scenario: &str) -> Request<Body> {
     let mut request = Request::get("https://example.com/api")
         .version(http::Version::HTTP_2)
@@ -33,6 +34,7 @@ pub fn scenario_request(_scenario: &str) -> Request<Body> {
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+    request.extensions_mut().insert(TlsConnection);
     request
 }
 
@@ -94,6 +96,10 @@ mod tests {
                 "{scenario}"
             );
             assert!(headers.contains_key("x-ratelimit-remaining"), "{scenario}");
+            assert!(
+                headers.contains_key("strict-transport-security"),
+                "{scenario}"
+            );
         }
     }
 }

@@ -137,14 +137,18 @@ impl Csp {
                 current.push_str(source);
             }
             if takes_nonce {
-                current.push_str(" 'nonce-");
-                pieces.push(std::mem::replace(&mut current, String::from("'")));
+                current.push(' ');
+                pieces.push(std::mem::take(&mut current));
             }
         }
         pieces.push(current);
         Ok(pieces)
     }
 }
+
+/// The SHA-256 of 32 zero bytes' worth of base64: a valid hash source whose
+/// script nobody can write (it would need a SHA-256 preimage of zero).
+pub(crate) const UNMATCHABLE: &str = "'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='";
 
 /// A template filled with one nonce per response.
 #[derive(Debug, Clone)]
@@ -159,11 +163,24 @@ impl NonceTemplate {
         Self { pieces, len }
     }
 
-    pub(crate) fn render(&self, nonce: &str) -> Option<HeaderValue> {
-        let mut text = String::with_capacity(self.len + nonce.len() * 2);
+    /// The policy with `'nonce-<nonce>'` in each directive that takes it,
+    /// or, without a nonce (the operating system refused randomness),
+    /// [`UNMATCHABLE`]: a source no script matches that still turns
+    /// `'unsafe-inline'` off, as a nonce does in CSP3 browsers (an empty
+    /// `'nonce-'` is invalid, ignored, and would leave it on).
+    pub(crate) fn render(&self, nonce: Option<&str>) -> Option<HeaderValue> {
+        let source_len = nonce.map_or(UNMATCHABLE.len(), |n| n.len() + 9);
+        let mut text = String::with_capacity(self.len + source_len * 2);
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
-                text.push_str(nonce);
+                match nonce {
+                    Some(nonce) => {
+                        text.push_str("'nonce-");
+                        text.push_str(nonce);
+                        text.push('\'');
+                    }
+                    None => text.push_str(UNMATCHABLE),
+                }
             }
             text.push_str(piece);
         }
@@ -182,16 +199,31 @@ mod tests {
             .directive("script-src", ["'self'"]);
         let template = NonceTemplate::new(csp.template(true).unwrap());
         assert_eq!(
-            template.render("abc").unwrap(),
+            template.render(Some("abc")).unwrap(),
             "default-src 'self';script-src 'self' 'nonce-abc';style-src 'self' 'nonce-abc'"
         );
         let none = Csp::new().directive("default-src", ["'none'"]);
         assert_eq!(
             NonceTemplate::new(none.template(true).unwrap())
-                .render("n")
+                .render(Some("n"))
                 .unwrap(),
             "default-src 'none';script-src 'nonce-n';style-src 'nonce-n'"
         );
+    }
+
+    /// Without a nonce, the directives get a hash source nobody can match,
+    /// which keeps `'unsafe-inline'` off as a nonce would: fail closed.
+    #[test]
+    fn no_nonce_fails_closed() {
+        let csp = Csp::new().directive("script-src", ["'self'", "'unsafe-inline'"]);
+        let rendered = NonceTemplate::new(csp.template(true).unwrap())
+            .render(None)
+            .unwrap();
+        assert_eq!(
+            rendered,
+            format!("script-src 'self' 'unsafe-inline' {UNMATCHABLE};style-src {UNMATCHABLE}")
+        );
+        assert!(!rendered.to_str().unwrap().contains("'nonce-"));
     }
 
     #[test]

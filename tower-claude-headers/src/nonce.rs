@@ -1,18 +1,21 @@
 //! Per-request CSP nonces.
 //!
-//! A nonce must be unpredictable, not secret from its own response, and never
-//! repeat. Asking the operating system for 16 bytes per request is a system
-//! call per request; here each thread keeps a ChaCha key drawn from the
-//! operating system, and a nonce is the ChaCha12 keystream (the generator
-//! `rand`'s `StdRng` is built on) at the thread's
-//! draw count, in the stream named by the monotonic clock's nanoseconds
-//! (read without a system call, through the vDSO). So:
+//! A nonce must be unpredictable and must not repeat. Asking the operating
+//! system for 16 bytes per request is a system call per request; here each
+//! thread keeps a 256-bit key drawn from the operating system, and a nonce is
+//! 16 bytes of ChaCha12 keystream (the generator `rand`'s `StdRng` is built
+//! on) under that key, at the thread's draw count, in the stream named by the
+//! monotonic clock's nanoseconds (on Linux read through the vDSO, without a
+//! system call). So:
 //! - the key is replaced from the operating system every [`RESEED_EVERY`]
-//!   draws, so that a key read out of memory uncovers a bounded window;
+//!   nonces, so a key read out of this process's memory covers a bounded
+//!   number of nonces (and its holder must still guess each one's clock
+//!   reading);
 //! - a process forked after drawing (a pre-fork server whose parent served)
 //!   holds the same key and count in parent and child, but the two draw at
-//!   different nanoseconds, so ChaCha gives them unrelated nonces: they
-//!   would collide only by drawing the same count in the same nanosecond.
+//!   different clock readings, so ChaCha gives them unrelated nonces: they
+//!   could collide only by drawing the same count in the same clock tick
+//!   (1 ns on Linux; coarser on some platforms and virtual machines).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -24,7 +27,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand_chacha::ChaCha12Rng;
 use rand_core::{RngCore, SeedableRng};
 
-/// Draws per key: 64 KiB of nonces, the interval at which `rand`'s thread
+/// Nonces per key: 64 KiB of nonce bytes, the interval at which `rand`'s thread
 /// generator reseeds too.
 pub(crate) const RESEED_EVERY: u64 = 4096;
 
@@ -38,7 +41,10 @@ pub struct CspNonce(Arc<str>);
 impl CspNonce {
     /// A fresh nonce, or `None` if the operating system refused a key.
     pub(crate) fn generate() -> Option<Self> {
-        let bytes = NONCES.with(|generator| generator.borrow_mut().draw())?;
+        // `try_with`: a thread being torn down gets no nonce, not a panic.
+        let bytes = NONCES
+            .try_with(|generator| generator.borrow_mut().draw())
+            .ok()??;
         // Encoded on the stack: the `Arc` is the nonce's one allocation.
         let mut text = [0u8; 24];
         let len = STANDARD.encode_slice(bytes, &mut text).ok()?;
@@ -58,14 +64,14 @@ thread_local! {
 
 /// One thread's nonce generator.
 pub(crate) struct Generator {
-    rng: Option<ChaCha12Rng>,
+    key: Option<[u8; 32]>,
     drawn: u64,
 }
 
 impl Generator {
     pub(crate) const fn empty() -> Self {
         Self {
-            rng: None,
+            key: None,
             drawn: 0,
         }
     }
@@ -73,12 +79,15 @@ impl Generator {
     /// 16 bytes: the keystream at this key's draw count, in the stream of
     /// the current nanosecond.
     pub(crate) fn draw(&mut self) -> Option<[u8; 16]> {
-        if self.drawn.is_multiple_of(RESEED_EVERY) {
+        if self.drawn.is_multiple_of(RESEED_EVERY) || self.key.is_none() {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).ok()?;
-            self.rng = Some(ChaCha12Rng::from_seed(key));
+            self.key = Some(key);
         }
-        let rng = self.rng.as_mut()?;
+        // A generator fresh from its key has nothing buffered, so choosing the
+        // stream costs nothing and only the position computes keystream (one
+        // refill, where repositioning a used generator would compute two).
+        let mut rng = ChaCha12Rng::from_seed(self.key?);
         rng.set_stream(nanoseconds());
         // Four 32-bit words per nonce: draw n reads words 4n to 4n+3.
         rng.set_word_pos(u128::from(self.drawn % RESEED_EVERY) * 4);
@@ -137,7 +146,7 @@ mod tests {
         let mut parent = Generator::empty();
         parent.draw().expect("a key from the OS");
         let mut child = Generator {
-            rng: parent.rng.clone(),
+            key: parent.key,
             drawn: parent.drawn,
         };
         let first = parent.draw();

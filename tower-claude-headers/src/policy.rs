@@ -138,8 +138,8 @@ impl Policy {
         }
         if browser && let Some((name, template)) = &self.nonce_csp {
             // Without a nonce (the OS refused randomness) the policy still goes
-            // out, with an empty nonce that matches no script: fail closed.
-            let nonce = facts.nonce.as_ref().map_or("", CspNonce::as_str);
+            // out, with a source that matches no script: fail closed.
+            let nonce = facts.nonce.as_ref().map(CspNonce::as_str);
             if let Some(value) = template.render(nonce) {
                 match merged.entry(name) {
                     header::Entry::Vacant(slot) => {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,9 +26,34 @@ pub(crate) fn fresh_connections() -> HttpClient {
         .build_http()
 }
 
-/// The status of a GET from client address `from` (forwarded by a trusted
-/// proxy), with a bearer token or none; `None` when no answer came within
-/// 30 s.
+/// A GET from client address `from` (forwarded by a trusted proxy), with a
+/// bearer token or none: its status and headers, or `None` when no whole
+/// answer came within 30 s.
+pub(crate) async fn request(
+    client: &HttpClient,
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    from: &str,
+) -> Option<(StatusCode, HeaderMap)> {
+    let mut builder =
+        http::Request::get(format!("http://{addr}{path}")).header("x-forwarded-for", from);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let request = builder.body(Empty::new()).ok()?;
+    let exchange = async {
+        let response = client.request(request).await.ok()?;
+        let (parts, body) = response.into_parts();
+        body.collect().await.ok()?;
+        Some((parts.status, parts.headers))
+    };
+    tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .ok()?
+}
+
+/// The status of [`request`].
 pub(crate) async fn status(
     client: &HttpClient,
     addr: SocketAddr,
@@ -36,19 +61,9 @@ pub(crate) async fn status(
     token: Option<&str>,
     from: &str,
 ) -> Option<StatusCode> {
-    let mut builder =
-        http::Request::get(format!("http://{addr}{path}")).header("x-forwarded-for", from);
-    if let Some(token) = token {
-        builder = builder.header("authorization", format!("Bearer {token}"));
-    }
-    let request = builder.body(Empty::new()).ok()?;
-    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+    request(client, addr, path, token, from)
         .await
-        .ok()?
-        .ok()?;
-    let status = response.status();
-    let _ = response.into_body().collect().await;
-    Some(status)
+        .map(|(status, _)| status)
 }
 
 /// This process's resident memory in MiB (server and attacker together: the

@@ -1,9 +1,11 @@
 //! Latency of a public route, a cached valid token and a valid token's first
 //! use, with no flood and under floods of distinct wrong tokens.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -13,20 +15,21 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use http::StatusCode;
 
-use crate::client::{HttpClient, pooled, status};
+use crate::client::{pooled, status};
 
+pub(crate) const SECRET: &str = "valid-token";
 pub(crate) const CACHED: &str = "cached.valid-token";
-pub(crate) const FRESH: &str = "fresh.valid-token";
+/// Keys whose first use is measured, in turn: a first use may take longer
+/// than the 500 ms between two, and each must find its key uncached.
+pub(crate) const FRESH_KEYS: u64 = 4;
 const FLOOD_CONNECTIONS: u64 = 32;
-/// A bcrypt run at cost 12 on this machine, with margin.
-const ESTABLISHED_AFTER: Duration = Duration::from_millis(300);
 
 /// Latencies of one probe, and how many of its requests were answered 200.
 #[derive(Default)]
 pub(crate) struct Probe {
     latencies: Vec<Duration>,
     ok: usize,
-    others: std::collections::BTreeMap<String, usize>,
+    others: BTreeMap<String, usize>,
 }
 
 /// One probe's summary: p50, p99 and max in milliseconds (none when no
@@ -36,7 +39,7 @@ pub(crate) struct Summary {
     pub(crate) ok: usize,
     pub(crate) total: usize,
     /// The answers other than 200, by status ("none": no answer in time).
-    pub(crate) others: std::collections::BTreeMap<String, usize>,
+    pub(crate) others: BTreeMap<String, usize>,
 }
 
 impl Probe {
@@ -83,31 +86,65 @@ pub(crate) struct Flood {
 /// attacker's share of the CPU more than the server.
 pub(crate) static FLOOD_RATE: AtomicU64 = AtomicU64::new(3_200);
 
-/// One scenario: the three probes for `seconds`, under `flood`; `refresh`
-/// makes the fresh key's next use a first use again.
+/// What the flood did while the probes ran: requests a second, and its
+/// answers by status.
+#[derive(Default)]
+pub(crate) struct FloodReport {
+    pub(crate) rate: f64,
+    pub(crate) answers: BTreeMap<String, u64>,
+    /// Seconds until every flooding address had a wrong token refused (403).
+    pub(crate) established_after: Option<f64>,
+}
+
+/// Makes the named key's next use a first use (its cached verdicts dropped).
+pub(crate) type Refresh = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Answers by status, shared by the flood's connections.
+type Tally = Arc<Mutex<BTreeMap<String, u64>>>;
+
+fn tally(tally: &Tally, status: Option<StatusCode>) {
+    let key = status.map_or_else(|| "none".to_owned(), |s| s.as_u16().to_string());
+    if let Ok(mut tally) = tally.lock() {
+        *tally.entry(key).or_default() += 1;
+    }
+}
+
+fn snapshot(tally: &Tally) -> BTreeMap<String, u64> {
+    tally.lock().map(|t| t.clone()).unwrap_or_default()
+}
+
+/// One scenario: the three probes for `seconds` under `flood`, measured once
+/// every flooding address has had a wrong token refused.
 pub(crate) async fn scenario(
     scenario: &'static str,
     addr: SocketAddr,
     flood: Flood,
     seconds: u64,
-    refresh: impl Fn(),
-) -> (Vec<Row>, f64) {
+    refresh: Refresh,
+) -> (Vec<Row>, FloodReport) {
     let client = pooled();
     let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
+    let answers: Tally = Arc::default();
+    let failed: Arc<Vec<AtomicBool>> = Arc::new(
+        (0..flood.addresses)
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+    );
     let connections = if flood.addresses == 0 {
         0
     } else {
         FLOOD_CONNECTIONS
     };
+    let mut tasks = Vec::new();
     for connection in 0..connections {
-        let (client, stop, sent) = (client.clone(), stop.clone(), sent.clone());
-        let from = format!(
-            "{}.{}",
-            flood.prefix,
-            connection % flood.addresses.max(1) + 1
+        let (client, stop, answers, failed) = (
+            client.clone(),
+            stop.clone(),
+            answers.clone(),
+            failed.clone(),
         );
+        let address = connection % flood.addresses.max(1);
+        let from = format!("{}.{}", flood.prefix, address + 1);
         tasks.push(tokio::spawn(async move {
             let rate = FLOOD_RATE.load(Ordering::Relaxed);
             let mut pace = (rate > 0).then(|| {
@@ -124,25 +161,51 @@ pub(crate) async fn scenario(
                 }
                 n += 1;
                 let token = format!("attacker.wrong-{connection}-{n}");
-                status(&client, addr, "/api/whoami", Some(&token), &from).await;
-                sent.fetch_add(1, Ordering::Relaxed);
+                let answer = status(&client, addr, "/api/whoami", Some(&token), &from).await;
+                if answer == Some(StatusCode::FORBIDDEN) {
+                    failed[address as usize].store(true, Ordering::Relaxed);
+                }
+                tally(&answers, answer);
             }
         }));
     }
-    let flood_started = Instant::now();
+    let mut report = FloodReport::default();
     if flood.addresses > 0 {
-        // Measure the flood once established: each flooding address has had a
-        // verification fail (a bcrypt run is ~230 ms here). Before that,
-        // nothing tells a flooding address from a new user's, and a new user
-        // waits its turn among them (see the README).
-        tokio::time::sleep(ESTABLISHED_AFTER * (flood.addresses as u32 + 4)).await;
+        // Measure the flood once established: before each flooding address
+        // has failed once, nothing tells it from a new user's, and a new user
+        // waits its turn among them (see the README). Bounded: 60 s at most.
+        let started = Instant::now();
+        while failed.iter().any(|f| !f.load(Ordering::Relaxed))
+            && started.elapsed() < Duration::from_secs(60)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        report.established_after = failed
+            .iter()
+            .all(|f| f.load(Ordering::Relaxed))
+            .then(|| started.elapsed().as_secs_f64());
     }
-    let probes = probe(&client, addr, seconds, refresh).await;
+    let before = snapshot(&answers);
+    let probing = Instant::now();
+    let probes = probe(addr, seconds, refresh).await;
+    let probed_for = probing.elapsed().as_secs_f64();
+    let after = snapshot(&answers);
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(35), task).await;
+        let abort = task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(35), task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
-    let rate = sent.load(Ordering::Relaxed) as f64 / flood_started.elapsed().as_secs_f64();
+    report.answers = after
+        .iter()
+        .map(|(status, n)| (status.clone(), n - before.get(status).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    report.rate = report.answers.values().sum::<u64>() as f64 / probed_for;
     let rows = ["/health", "cached token", "first use"]
         .into_iter()
         .zip(probes)
@@ -152,41 +215,82 @@ pub(crate) async fn scenario(
             summary: probe_data.summary(),
         })
         .collect();
-    (rows, rate)
+    (rows, report)
 }
 
-/// Every 50 ms: `/health` and the cached token; every fifth round, a first
-/// use. Each from its own client address, so that no probe meets the rate
-/// limit.
-async fn probe(
-    client: &HttpClient,
-    addr: SocketAddr,
-    seconds: u64,
-    refresh: impl Fn(),
-) -> [Probe; 3] {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let (mut health, mut cached, mut first) =
-        (Probe::default(), Probe::default(), Probe::default());
-    let mut round = 0u64;
-    while Instant::now() < deadline {
-        round += 1;
-        let started = Instant::now();
-        let answer = status(client, addr, "/health", None, "198.18.0.1").await;
-        health.record(started.elapsed(), answer);
-        let from = format!("198.18.1.{}", round % 250 + 1);
-        let started = Instant::now();
-        let answer = status(client, addr, "/api/whoami", Some(CACHED), &from).await;
-        cached.record(started.elapsed(), answer);
-        if round.is_multiple_of(5) {
-            refresh();
-            let from = format!("198.18.2.{}", round % 250 + 1);
-            let started = Instant::now();
-            let answer = status(client, addr, "/api/whoami", Some(FRESH), &from).await;
-            first.record(started.elapsed(), answer);
+/// Open loop: a `/health` and a cached-token request every 50 ms, a first
+/// use every 500 ms (rotating over [`FRESH_KEYS`] keys, each refreshed before
+/// its use), each sent at its time whether or not the previous one was
+/// answered. Each from its own client address, so that no probe meets the
+/// rate limit.
+async fn probe(addr: SocketAddr, seconds: u64, refresh: Refresh) -> [Probe; 3] {
+    let client = pooled();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let health = schedule(until, Duration::from_millis(50), {
+        let client = client.clone();
+        move |_| {
+            let client = client.clone();
+            async move { status(&client, addr, "/health", None, "198.18.0.1").await }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    });
+    let cached = schedule(until, Duration::from_millis(50), {
+        let client = client.clone();
+        move |n| {
+            let client = client.clone();
+            let from = format!("198.18.1.{}", n % 250 + 1);
+            async move { status(&client, addr, "/api/whoami", Some(CACHED), &from).await }
+        }
+    });
+    let first = schedule(until, Duration::from_millis(500), move |n| {
+        let client = client.clone();
+        let key = format!("fresh{}", n % FRESH_KEYS);
+        refresh(&key);
+        let from = format!("198.18.2.{}", n % 250 + 1);
+        async move {
+            let token = format!("{key}.{SECRET}");
+            status(&client, addr, "/api/whoami", Some(&token), &from).await
+        }
+    });
+    let (health, cached, first) = tokio::join!(health, cached, first);
     [health, cached, first]
+}
+
+/// Sends `request(n)` every `every` until `until`, each on its own task, and
+/// collects their latencies.
+async fn schedule<F, Fut>(until: Instant, every: Duration, request: F) -> Probe
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Option<StatusCode>> + Send + 'static,
+{
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = Vec::new();
+    let mut n = 0u64;
+    loop {
+        ticks.tick().await;
+        // Timed from when the tick fired, not from its nominal time: tokio's
+        // timer fires up to a millisecond late, which is this client's delay,
+        // not the server's. Requests go out on schedule whatever the answers
+        // to earlier ones, so a slow server cannot thin out its own samples.
+        let sent_at = Instant::now();
+        if sent_at >= until {
+            break;
+        }
+        let answer = request(n);
+        n += 1;
+        sent.push(tokio::spawn(async move {
+            let status = answer.await;
+            (sent_at.elapsed(), status)
+        }));
+    }
+    let mut probe = Probe::default();
+    for request in sent {
+        // Each request gives up after 30 s itself (`status`).
+        if let Ok((took, status)) = request.await {
+            probe.record(took, status);
+        }
+    }
+    probe
 }
 
 /// The naive peer: bcrypt on every request (off the executor), no cache, no

@@ -37,10 +37,9 @@ use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::stack::Stack;
 use tower_claude_examples::web::reference_app;
 
-use latency::{CACHED, Flood, Row};
+use latency::{CACHED, Flood, Row, SECRET};
 
 const COST: u32 = 12;
-const SECRET: &str = "valid-token";
 
 struct Options {
     seconds: u64,
@@ -160,7 +159,10 @@ async fn run(options: Options) -> Result<(), String> {
     };
     let (ours, stack) = reference(&server_args(&hash, per_minute, 1_000_000)).await?;
     let credential = || Credential::bcrypt(&hash).map_err(|e| e.to_string());
-    for name in ["cached", "fresh"] {
+    let fresh: Vec<String> = (0..latency::FRESH_KEYS)
+        .map(|i| format!("fresh{i}"))
+        .collect();
+    for name in std::iter::once("cached").chain(fresh.iter().map(String::as_str)) {
         stack
             .keys
             .insert(name, credential()?)
@@ -179,11 +181,14 @@ async fn run(options: Options) -> Result<(), String> {
     if warm != Some(http::StatusCode::OK) {
         return Err(format!("the cached token was not accepted: {warm:?}"));
     }
-    let refresh = || {
-        // Replacing the key drops its cached verdicts: the next use is a first use.
-        if let Ok(credential) = Credential::bcrypt(&hash) {
-            let _ = stack.keys.insert("fresh", credential);
-        }
+    let refresh: latency::Refresh = {
+        let (keys, hash) = (stack.keys.clone(), hash.clone());
+        Arc::new(move |name: &str| {
+            // Replacing a key drops its cached verdicts: its next use is a first use.
+            if let Ok(credential) = Credential::bcrypt(&hash) {
+                let _ = keys.insert(name, credential);
+            }
+        })
     };
     let scenarios: [(&'static str, SocketAddr, Flood); 5] = [
         (
@@ -233,12 +238,12 @@ async fn run(options: Options) -> Result<(), String> {
     );
     let mut rows: Vec<Row> = Vec::new();
     for (name, addr, flood) in scenarios {
-        let (scenario_rows, rate) =
-            latency::scenario(name, addr, flood, options.seconds, refresh).await;
+        let (scenario_rows, flood) =
+            latency::scenario(name, addr, flood, options.seconds, refresh.clone()).await;
         for (i, row) in scenario_rows.iter().enumerate() {
             let label = match i {
                 0 => name.to_owned(),
-                1 if rate > 0.0 => format!("  (flood {rate:.0} req/s)"),
+                1 if flood.rate > 0.0 => format!("  (flood {:.0} req/s)", flood.rate),
                 _ => String::new(),
             };
             println!(
@@ -247,28 +252,36 @@ async fn run(options: Options) -> Result<(), String> {
                 report::quantiles(&row.summary)
             );
         }
+        if flood.rate > 0.0 {
+            println!("  {}", report::flood(&flood));
+        }
         rows.extend(scenario_rows);
     }
     println!("bcrypt runs on ours: {}", stack.keys.stats().runs);
 
-    let burst = 100;
-    let per_hour = Rate {
+    // A token a second, a thousand at once: a sprayed address's bucket is
+    // full again a second after its one request (so the store can make room),
+    // while the client limited before the spray stays far from full for the
+    // whole spray, and a fresh bucket for it would show.
+    let burst = 1_000;
+    let per_thousand_seconds = Rate {
         count: burst,
-        per: Duration::from_secs(3600),
+        per: Duration::from_secs(1_000),
     };
     let max_clients = usize::try_from(options.spray / 4)
         .unwrap_or(usize::MAX)
         .max(1);
-    let (spray_server, _) = reference(&server_args(&hash, per_hour, max_clients)).await?;
+    let (spray_server, _) =
+        reference(&server_args(&hash, per_thousand_seconds, max_clients)).await?;
     eprintln!(
         "spraying {} addresses (the limiter tracks {max_clients})...",
         options.spray
     );
     let spray = spray::spray(spray_server, options.spray, burst).await;
-    report::spray(&spray, max_clients);
+    report::spray(&spray, max_clients, burst);
 
     eprintln!("slowloris...");
-    let slow = slowloris::slowloris(ours, 4, 400, 15).await;
+    let slow = slowloris::slowloris(ours, 4, 400, Duration::from_secs(15)).await;
     report::slowloris(&slow);
 
     if let Some(dir) = &options.out {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::latency::{Row, Summary};
+use crate::latency::{FloodReport, Row, Summary};
 use crate::slowloris;
 use crate::spray;
 
@@ -34,7 +34,21 @@ pub(crate) fn quantiles(summary: &Summary) -> String {
     )
 }
 
-pub(crate) fn spray(outcome: &spray::Outcome, max_clients: usize) {
+/// A flood's answers by status, during the probes.
+pub(crate) fn flood(flood: &FloodReport) -> String {
+    let answers: Vec<String> = flood
+        .answers
+        .iter()
+        .map(|(status, n)| format!("{n} x {status}"))
+        .collect();
+    let established = flood.established_after.map_or_else(
+        || "not every flooding address was refused within 60 s".to_owned(),
+        |s| format!("every flooding address refused once after {s:.1} s"),
+    );
+    format!("flood answers: {} ({established})", answers.join(", "))
+}
+
+pub(crate) fn spray(outcome: &spray::Outcome, max_clients: usize, burst: u32) {
     let peak = outcome
         .samples
         .iter()
@@ -42,51 +56,67 @@ pub(crate) fn spray(outcome: &spray::Outcome, max_clients: usize) {
         .fold(0.0, f64::max);
     let first = outcome.samples.first().map_or(0.0, |s| s.rss_mib);
     let last = outcome.samples.last().map_or(0.0, |s| s.rss_mib);
-    let sent = outcome.admitted + outcome.refused_full + outcome.unanswered;
+    let sent: u64 = outcome.answers.values().sum();
+    let answers: Vec<String> = outcome
+        .answers
+        .iter()
+        .map(|(status, n)| format!("{n} x {status}"))
+        .collect();
     println!(
-        "spray: {sent} addresses in {:.0} s ({:.0}/s); tracked cap {max_clients}; admitted {}, refused while full {}, unanswered {}",
+        "spray: {sent} addresses in {:.1} s ({:.0}/s); tracked cap {max_clients}; answers {}",
         outcome.seconds,
         sent as f64 / outcome.seconds.max(0.001),
-        outcome.admitted,
-        outcome.refused_full,
-        outcome.unanswered
+        answers.join(", ")
     );
     println!(
         "spray: resident memory {first:.1} MiB before, {peak:.1} MiB at most, {last:.1} MiB at the end"
     );
-    // Sampled at the points the cap is crossed, for the flat part.
+    // Around each quarter of the spray: the growth to the cap, then the flat part.
+    let mut shown = None;
     for fraction in [0.25, 0.5, 0.75, 1.0] {
         let target = (sent as f64 * fraction) as u64;
-        if let Some(sample) = outcome.samples.iter().find(|s| s.addresses >= target) {
+        let sample = outcome.samples.iter().find(|s| s.addresses >= target);
+        if let Some(sample) = sample
+            && shown != Some(sample.addresses)
+        {
+            shown = Some(sample.addresses);
             println!(
                 "spray:   {:>8} addresses: {:.1} MiB",
                 sample.addresses, sample.rss_mib
             );
         }
     }
+    let (limited, control) = (&outcome.limited_after, &outcome.control_after);
+    // Tracked, the limited client has what refilled since (a token a second);
+    // evicted, it would start again from a full burst, as the control does.
+    let expected = outcome.since_limited.ceil() as u64;
+    let tracked = limited.remaining.is_some_and(|r| r <= expected)
+        && control.remaining == Some(u64::from(burst) - 1);
     println!(
-        "spray: the client limited before it: {:?} before, {:?} after ({})",
+        "spray: limited before it ({:?}); {:.0} s later {:?} with {:?} remaining (at most {expected} refilled), a never-seen control {:?} with {:?}: {}",
         outcome.limited_before,
-        outcome.limited_after,
-        if outcome.limited_after == Some(http::StatusCode::TOO_MANY_REQUESTS) {
-            "still limited: no eviction escape"
+        outcome.since_limited,
+        limited.status,
+        limited.remaining,
+        control.status,
+        control.remaining,
+        if tracked {
+            "still tracked, no eviction escape"
         } else {
-            "ESCAPED"
+            "NOT SHOWN: evicted, or the check could not tell"
         }
     );
 }
 
 pub(crate) fn slowloris(outcome: &slowloris::Outcome) {
     println!(
-        "slowloris: {} connections tried, {} held at most, {} still held at the end; {}",
+        "slowloris: {} connections tried ({} could not open), {} closed by the server at once, {} held at most, {} still held at the end; the last held one closed after {:.1} s",
         outcome.attempted,
+        outcome.failed,
+        outcome.refused,
         outcome.peak_held,
         outcome.held_at_end,
-        outcome
-            .last_closed_after
-            .map_or("some outlived the phase".to_owned(), |s| format!(
-                "the last closed by the server after {s:.1} s"
-            ))
+        outcome.last_closed_after
     );
     println!(
         "slowloris: resident memory {:.1} MiB before, {:.1} MiB at most",
