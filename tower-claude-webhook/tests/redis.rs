@@ -104,3 +104,46 @@ async fn a_delivery_replayed_to_another_instance_is_refused() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// On a Redis Cluster (three primaries) the same: accepted by one instance,
+/// refused as a replay by the other, and the keys spread over the nodes.
+#[tokio::test]
+async fn on_a_cluster_a_replay_to_another_instance_is_refused() {
+    let cluster = tower_claude_testkit::redis::RedisCluster::start();
+    let cache = || {
+        RedisReplayCache::cluster_builder(cluster.urls())
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (cache(), cache());
+    for cache in [&one, &two] {
+        cache
+            .ping(std::time::Duration::from_secs(10))
+            .await
+            .unwrap();
+    }
+    let first = receiver(one).await;
+    let second = receiver(two).await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let signer = Signer::x_webhook(WebhookSecret::new("shared").unwrap());
+    for n in 0..30 {
+        // The X-Webhook scheme signs timestamp and body, not the id: a
+        // timestamp of its own makes each a new message.
+        let signed = signer.sign(&format!("msg_cluster_{n}"), now - n, b"{}");
+        assert_eq!(deliver(first, &signed).await.status, StatusCode::OK);
+        let replay = deliver(second, &signed).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "message {n}");
+    }
+    let per_node: Vec<u64> = cluster
+        .nodes()
+        .iter()
+        .map(|node| node.cli_text(&["DBSIZE"]).parse().unwrap())
+        .collect();
+    assert!(
+        per_node.iter().all(|&keys| keys > 0),
+        "keys spread over the nodes: {per_node:?}"
+    );
+}

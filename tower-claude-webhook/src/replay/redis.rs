@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 
 use tower_claude_core::{WarnOnce, redact_url};
 
@@ -31,14 +32,41 @@ pub enum OnReplayCacheFailure {
 
 /// Keys in Redis (signed content seen, deliveries processed):
 /// `SET <prefix><key> 1 NX PX <window>`, one atomic
-/// round trip per message, on one key (so it runs on Redis Cluster too).
+/// round trip per message, on one key, so it runs unchanged on a Redis
+/// Cluster ([`RedisReplayCache::cluster_builder`]).
 #[derive(Clone)]
 pub struct RedisReplayCache {
     inner: Arc<Inner>,
 }
 
+/// A connection to a single Redis or to a Redis Cluster.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    async fn query<T: redis::FromRedisValue>(
+        &mut self,
+        command: &redis::Cmd,
+    ) -> redis::RedisResult<T> {
+        match self {
+            Self::Single(manager) => command.query_async(manager).await,
+            Self::Cluster(cluster) => command.query_async(cluster).await,
+        }
+    }
+}
+
+/// Where a [`RedisReplayCacheBuilder`] connects.
+#[derive(Clone)]
+enum Target {
+    Single(String),
+    Cluster(Vec<String>),
+}
+
 struct Inner {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     timeout: Duration,
     on_failure: OnReplayCacheFailure,
@@ -48,11 +76,12 @@ struct Inner {
     display_url: String,
 }
 
-/// Settings of a [`RedisReplayCache`], from [`RedisReplayCache::builder`]:
-/// the same names as the rate limiter's `RedisStoreBuilder`.
+/// Settings of a [`RedisReplayCache`], from [`RedisReplayCache::builder`]
+/// or [`RedisReplayCache::cluster_builder`]: the same names as the rate
+/// limiter's `RedisStoreBuilder`.
 #[derive(Clone)]
 pub struct RedisReplayCacheBuilder {
-    url: String,
+    target: Target,
     prefix: String,
     timeout: Duration,
     on_failure: OnReplayCacheFailure,
@@ -67,6 +96,15 @@ pub struct RedisReplayStats {
 }
 
 impl RedisReplayCacheBuilder {
+    fn new(target: Target) -> Self {
+        Self {
+            target,
+            prefix: "tcwh:".into(),
+            timeout: Duration::from_millis(100),
+            on_failure: OnReplayCacheFailure::default(),
+        }
+    }
+
     /// The key prefix (default `tcwh:`).
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -89,27 +127,50 @@ impl RedisReplayCacheBuilder {
         self
     }
 
-    /// The cache. It connects on first use and reconnects by itself; Redis
-    /// need not be up yet.
+    /// The cache. It connects in the background and reconnects by itself:
+    /// Redis need not be up yet, and on a cluster a node that dies, a
+    /// replica promoted in its place and slots that move are found again
+    /// without a restart (meanwhile the failure policy answers).
     ///
     /// # Errors
-    /// An invalid URL, or no Tokio runtime to run the connection on.
+    /// An invalid URL, no URL, or no Tokio runtime to run the connection on.
     pub fn build(self) -> Result<RedisReplayCache, ReplayCacheError> {
-        let display_url = redact_url(&self.url);
+        let display_url = self.target.shown();
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ReplayCacheError(
                 "RedisReplayCache must be made inside a Tokio runtime (it starts the connection task)".into(),
             ));
         }
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| ReplayCacheError(format!("invalid Redis URL {display_url}: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| ReplayCacheError(format!("Redis {display_url}: {e}")))?;
+        let connection = match &self.target {
+            Target::Single(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(|e| {
+                    ReplayCacheError(format!("invalid Redis URL {display_url}: {e}"))
+                })?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_millis(500));
+                Connection::Single(
+                    ConnectionManager::new_lazy_with_config(client, config)
+                        .map_err(|e| ReplayCacheError(format!("Redis {display_url}: {e}")))?,
+                )
+            }
+            Target::Cluster(urls) => {
+                let client = redis::cluster::ClusterClient::builder(urls.clone())
+                    .connection_timeout(Duration::from_secs(1))
+                    .response_timeout(self.timeout)
+                    .build()
+                    .map_err(|e| ReplayCacheError(format!("Redis Cluster {display_url}: {e}")))?;
+                Connection::Cluster(
+                    client.get_pending_async_connection_with_config(
+                        redis::cluster::ClusterConfig::new()
+                            .set_connection_timeout(Duration::from_secs(1))
+                            .set_response_timeout(self.timeout),
+                    ),
+                )
+            }
+        };
         Ok(RedisReplayCache {
             inner: Arc::new(Inner {
                 connection,
@@ -125,16 +186,37 @@ impl RedisReplayCacheBuilder {
     }
 }
 
+impl Target {
+    /// The URLs without their passwords, for messages and logs.
+    fn shown(&self) -> String {
+        match self {
+            Self::Single(url) => redact_url(url),
+            Self::Cluster(urls) => urls
+                .iter()
+                .map(|u| redact_url(u))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
 impl RedisReplayCache {
     /// Settings for a cache on the Redis at `url` (`redis://` or
     /// `rediss://`).
     pub fn builder(url: impl Into<String>) -> RedisReplayCacheBuilder {
-        RedisReplayCacheBuilder {
-            url: url.into(),
-            prefix: "tcwh:".into(),
-            timeout: Duration::from_millis(100),
-            on_failure: OnReplayCacheFailure::default(),
-        }
+        RedisReplayCacheBuilder::new(Target::Single(url.into()))
+    }
+
+    /// Settings for a cache on a Redis Cluster, given some of its nodes
+    /// (primaries or replicas; the client discovers the rest).
+    pub fn cluster_builder(
+        urls: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> RedisReplayCacheBuilder {
+        RedisReplayCacheBuilder::new(Target::Cluster(
+            urls.into_iter()
+                .map(|url| url.as_ref().to_owned())
+                .collect(),
+        ))
     }
 
     /// A cache on the Redis at `url` with the default settings: key prefix
@@ -161,7 +243,7 @@ impl RedisReplayCache {
     pub async fn ping(&self, within: Duration) -> Result<(), ReplayCacheError> {
         let mut connection = self.inner.connection.clone();
         let command = redis::cmd("PING");
-        let call = command.query_async::<String>(&mut connection);
+        let call = connection.query::<String>(&command);
         let shown = &self.inner.display_url;
         match tokio::time::timeout(within, call).await {
             Ok(Ok(_)) => Ok(()),
@@ -196,7 +278,7 @@ impl ReplayCache for RedisReplayCache {
             let mut connection = inner.connection.clone();
             let mut command = redis::cmd("EXISTS");
             command.arg(format!("{}{key}", inner.prefix));
-            let call = command.query_async::<u64>(&mut connection);
+            let call = connection.query::<u64>(&command);
             let why = match tokio::time::timeout(inner.timeout, call).await {
                 Ok(Ok(count)) => return Ok(count > 0),
                 Ok(Err(error)) => error.to_string(),
@@ -223,7 +305,7 @@ impl ReplayCache for RedisReplayCache {
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_ms);
-            let call = command.query_async::<Option<String>>(&mut connection);
+            let call = connection.query::<Option<String>>(&command);
             let why = match tokio::time::timeout(inner.timeout, call).await {
                 Ok(Ok(set)) => return Ok(set.is_some()),
                 Ok(Err(error)) => error.to_string(),
@@ -252,7 +334,7 @@ impl fmt::Debug for RedisReplayCache {
 impl fmt::Debug for RedisReplayCacheBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisReplayCacheBuilder")
-            .field("url", &redact_url(&self.url))
+            .field("redis", &self.target.shown())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("on_failure", &self.on_failure)

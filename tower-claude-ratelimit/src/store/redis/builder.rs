@@ -48,8 +48,7 @@ pub struct RedisStoreBuilder {
 
 /// Settings of a [`RedisStore`] on a Redis Cluster, from
 /// [`RedisStore::cluster_builder`]: the same settings as
-/// [`RedisStoreBuilder`], and an `async` [`build`](Self::build) that connects
-/// to the cluster.
+/// [`RedisStoreBuilder`].
 pub struct RedisClusterBuilder {
     urls: Vec<String>,
     settings: Settings,
@@ -161,21 +160,32 @@ impl RedisClusterBuilder {
         }
     }
 
-    /// A store on the cluster.
+    /// A store on the cluster. Like [`RedisStoreBuilder::build`], it
+    /// connects in the background and reconnects by itself: the cluster need
+    /// not be up yet, and a node that dies, a replica promoted in its place
+    /// and slots that move are found again without a restart (meanwhile the
+    /// failure policy answers).
     ///
     /// # Errors
-    /// Invalid URLs, or no node reachable.
-    pub async fn build(self) -> Result<RedisStore, RedisStoreError> {
+    /// An invalid URL, no URL, or no Tokio runtime to run the connection on.
+    pub fn build(self) -> Result<RedisStore, RedisStoreError> {
         let shown = self.shown_urls();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(RedisStoreError(
+                "RedisStore cluster build must run inside a Tokio runtime (it starts the connection task)"
+                    .into(),
+            ));
+        }
         let client = redis::cluster::ClusterClient::builder(self.urls.clone())
             .connection_timeout(Duration::from_secs(1))
             .response_timeout(self.settings.response_timeout())
             .build()
             .map_err(|e| RedisStoreError(format!("Redis Cluster {shown}: {e}")))?;
-        let connection = client
-            .get_async_connection()
-            .await
-            .map_err(|e| RedisStoreError(format!("Redis Cluster {shown}: {e}")))?;
+        let connection = client.get_pending_async_connection_with_config(
+            redis::cluster::ClusterConfig::new()
+                .set_connection_timeout(Duration::from_secs(1))
+                .set_response_timeout(self.settings.response_timeout()),
+        );
         Ok(self.settings.finish(Connection::Cluster(connection), shown))
     }
 
