@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use tower_claude_core::IpCidr;
-use tower_claude_ratelimit::{Quota, RateLimitConfigError};
+use tower_claude_ratelimit::{OnRedisFailure, Quota, RateLimitConfigError};
 
 /// Options of `reference-server` and `grpc-server`; each also reads the
 /// environment variable named.
@@ -55,9 +55,47 @@ pub struct ServerArgs {
     #[arg(long, env = "TOWER_CLAUDE_NOTIFY_BUDGET", default_value = "5", value_parser = seconds)]
     pub notify_budget: Duration,
     /// Redis (`redis://` or `rediss://`) for rate limits and the webhook replay
-    /// cache shared by every instance; without it both live in memory.
-    #[arg(long, env = "TOWER_CLAUDE_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    /// cache shared by every instance: once for a single Redis, once per seed
+    /// node (two or more; primaries or replicas) for a Redis Cluster; without
+    /// it both live in memory. Comma-separated in the environment.
+    #[arg(
+        long = "redis-url",
+        env = "TOWER_CLAUDE_REDIS_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub redis_urls: Vec<String>,
+    /// What the rate limits do while Redis cannot answer: keep per-instance
+    /// limits in memory (`fallback`), admit (`allow`) or refuse with 503
+    /// (`refuse`). The webhook replay cache refuses (503) either way.
+    #[arg(
+        long,
+        env = "TOWER_CLAUDE_REDIS_ON_FAILURE",
+        value_enum,
+        default_value_t = RedisOnFailure::Fallback
+    )]
+    pub redis_on_failure: RedisOnFailure,
+}
+
+/// `--redis-on-failure`: the rate limiter's [`OnRedisFailure`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedisOnFailure {
+    /// Per-instance limits in memory until Redis answers again.
+    Fallback,
+    /// Admit every request (no limit) until Redis answers again.
+    Allow,
+    /// Refuse every request (503, gRPC `UNAVAILABLE`) until Redis answers again.
+    Refuse,
+}
+
+impl From<RedisOnFailure> for OnRedisFailure {
+    fn from(policy: RedisOnFailure) -> Self {
+        match policy {
+            RedisOnFailure::Fallback => Self::Fallback,
+            RedisOnFailure::Allow => Self::Allow,
+            RedisOnFailure::Refuse => Self::Refuse,
+        }
+    }
 }
 
 impl ServerArgs {
@@ -95,7 +133,15 @@ impl fmt::Debug for ServerArgs {
             )
             .field("notify_budget", &self.notify_budget)
             .field("allow_insecure_webhooks", &self.allow_insecure_webhooks)
-            .field("redis_url", &set(&self.redis_url))
+            .field(
+                "redis_urls",
+                &self
+                    .redis_urls
+                    .iter()
+                    .map(|url| tower_claude_core::redact_url(url))
+                    .collect::<Vec<_>>(),
+            )
+            .field("redis_on_failure", &self.redis_on_failure)
             .finish()
     }
 }

@@ -11,6 +11,7 @@ pub mod echo;
 pub mod grpc;
 pub mod hyper_app;
 pub mod notify;
+pub mod redis;
 pub mod serve;
 pub mod stack;
 pub mod store;

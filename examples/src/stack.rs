@@ -8,6 +8,7 @@ use tower_claude_headers::security::{SecurityHeadersBuilder, SecurityHeadersLaye
 use tower_claude_ratelimit::{MemoryStore, Quota, RateLimitLayer, RedisStore};
 
 use crate::config::ServerArgs;
+use crate::redis::RedisTarget;
 use crate::store::AnyStore;
 
 /// Health routes: public and never rate limited (monitors poll them).
@@ -59,14 +60,10 @@ impl Stack {
         let quota: Quota = args
             .quota()
             .map_err(|e| StartError(format!("--rate-limit/--burst: {e}")))?;
-        let redis = match &args.redis_url {
-            Some(url) => Some(
-                RedisStore::builder(url.as_str())
-                    .build()
-                    .map_err(|e| StartError(format!("--redis-url: {e}")))?,
-            ),
-            None => None,
-        };
+        let redis = RedisTarget::of(&args.redis_urls)
+            .map(|target| target.store(args.redis_on_failure.into()))
+            .transpose()
+            .map_err(StartError)?;
         let store = match &redis {
             Some(redis) => AnyStore::Redis(redis.clone()),
             None => AnyStore::Memory(MemoryStore::builder().max_keys(args.max_clients).build()),
@@ -92,17 +89,28 @@ impl Stack {
     /// With Redis, asks it once at start-up and says on stderr whether the
     /// server begins on it or on its failure policy, rather than leaving the
     /// first warning to the first request.
-    pub async fn check_redis(&self) {
-        let Some(redis) = &self.redis else {
-            return;
+    ///
+    /// # Errors
+    /// `--redis-url` given once for a cluster node, or several times for
+    /// nodes outside a cluster.
+    pub async fn check_redis(&self, args: &ServerArgs) -> Result<(), StartError> {
+        let (Some(redis), Some(target)) = (&self.redis, RedisTarget::of(&args.redis_urls)) else {
+            return Ok(());
+        };
+        crate::redis::check(target).await.map_err(StartError)?;
+        let shared = match target {
+            RedisTarget::Single(_) => "Redis answers",
+            RedisTarget::Cluster(_) => "The Redis Cluster answers",
         };
         match redis.ping(std::time::Duration::from_secs(2)).await {
-            Ok(()) => eprintln!("Redis answers: rate limits are shared through it"),
+            Ok(()) => eprintln!("{shared}: rate limits are shared through it"),
             Err(error) => eprintln!(
-                "WARNING: {error}. Starting in fallback: rate limits are kept per instance, \
-                 in memory, and signed webhooks are refused (503) until Redis answers."
+                "WARNING: {error}. Starting on the failure policy ({:?}) for rate limits; \
+                 signed webhooks are refused (503) until Redis answers.",
+                args.redis_on_failure
             ),
         }
+        Ok(())
     }
 }
 

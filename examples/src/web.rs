@@ -14,12 +14,13 @@ use tower_claude_headers::security::CspNonce;
 use tower_claude_webhook::deliver::RetryPolicy;
 use tower_claude_webhook::{
     WebhookSecret, names,
-    replay::{MemoryReplayCache, RedisReplayCache},
+    replay::MemoryReplayCache,
     verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer},
 };
 
 use crate::config::ServerArgs;
 use crate::notify::{Answer, Notifier};
+use crate::redis::RedisTarget;
 use crate::stack::{HEALTH_PATHS, Stack, StartError};
 
 /// Routes open without a token besides the health and docs routes.
@@ -75,11 +76,8 @@ pub fn reference_app_with(
                 .map_err(|e| StartError(format!("--webhook-secret: {e}")))?;
             let verifier = Verifier::x_webhook(secret);
             // With Redis, a delivery accepted by one instance is refused by all.
-            let verifier = match &args.redis_url {
-                Some(url) => verifier.replay_cache(
-                    RedisReplayCache::new(url)
-                        .map_err(|e| StartError(format!("--redis-url: {e}")))?,
-                ),
+            let verifier = match RedisTarget::of(&args.redis_urls) {
+                Some(target) => verifier.replay_cache(target.replay_cache().map_err(StartError)?),
                 None => verifier.replay_cache(MemoryReplayCache::new(100_000)),
             };
             post(incoming_webhook).layer(VerifyWebhookLayer::new(verifier))

@@ -298,3 +298,88 @@ async fn two_reference_servers_share_one_limit_through_redis() {
     assert_eq!(admitted, 4, "one quota for both instances");
     assert!(redis.cli_text(&["DBSIZE"]).parse::<u64>().unwrap() >= 1);
 }
+
+/// Runs reference-server with `args` until it exits (at most 20 s): its exit
+/// code and stderr.
+fn exit_of_reference_server(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--bind", "127.0.0.1:0", "--password", "t"])
+        .args(args)
+        .env_remove("TOWER_CLAUDE_REDIS_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    (code, stderr)
+}
+
+/// One `--redis-url` of a cluster node, or several of single Redis servers,
+/// is a start-up error naming the fix, not a server that quietly talks to one
+/// node's slots or fails every call.
+#[test]
+fn a_redis_url_count_that_does_not_match_the_servers_is_refused() {
+    let cluster = tower_claude_testkit::redis::RedisCluster::start();
+    let node = cluster.urls()[0].clone();
+    let (code, stderr) = exit_of_reference_server(&["--redis-url", &node]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("is a Redis Cluster node"), "{stderr}");
+    assert!(stderr.contains("once per seed node"), "{stderr}");
+
+    let (one, two) = (
+        tower_claude_testkit::redis::RedisServer::start(),
+        tower_claude_testkit::redis::RedisServer::start(),
+    );
+    let (code, stderr) =
+        exit_of_reference_server(&["--redis-url", &one.url(), "--redis-url", &two.url()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("is a single Redis"), "{stderr}");
+    assert!(stderr.contains("give one --redis-url"), "{stderr}");
+}
+
+/// Two reference servers on a Redis Cluster, given its nodes through the
+/// environment (comma-separated): one quota for both.
+#[tokio::test]
+async fn two_reference_servers_share_one_limit_through_a_cluster() {
+    let cluster = tower_claude_testkit::redis::RedisCluster::start();
+    let urls = cluster.urls().join(",");
+    let start = || {
+        let mut all = vec!["--bind", "127.0.0.1:0"];
+        all.extend_from_slice(&["--rate-limit", "4/hour", "--password", "t"]);
+        common::start_with_env(
+            env!("CARGO_BIN_EXE_reference-server"),
+            &all,
+            &[("TOWER_CLAUDE_REDIS_URL", urls.as_str())],
+        )
+    };
+    let (a, b) = (start(), start());
+    let mut admitted = 0;
+    for n in 0..8 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        if get(server.addr, "/docs", &[]).await.status == StatusCode::OK {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 4, "one quota for both instances");
+    let keys: u64 = cluster
+        .nodes()
+        .iter()
+        .map(|node| node.cli_text(&["DBSIZE"]).parse::<u64>().unwrap())
+        .sum();
+    assert!(keys >= 1);
+}

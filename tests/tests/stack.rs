@@ -7,7 +7,7 @@ use http::StatusCode;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
-use tower_claude_examples::config::{Rate, ServerArgs};
+use tower_claude_examples::config::{Rate, RedisOnFailure, ServerArgs};
 use tower_claude_examples::echo::{EchoClient, SayRequest};
 use tower_claude_examples::grpc::PUBLIC_RPCS;
 use tower_claude_examples::stack::Stack;
@@ -30,7 +30,8 @@ fn args(per_minute: u32) -> ServerArgs {
         webhook_url: None,
         allow_insecure_webhooks: false,
         notify_budget: Duration::from_secs(5),
-        redis_url: None,
+        redis_urls: Vec::new(),
+        redis_on_failure: RedisOnFailure::Fallback,
     }
 }
 

@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::routing::post;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
-use tower_claude_examples::config::{Rate, ServerArgs};
+use tower_claude_examples::config::{Rate, RedisOnFailure, ServerArgs};
 use tower_claude_examples::web::reference_app_with;
 use tower_claude_testkit::{http_client, send, serve_axum};
 use tower_claude_webhook::deliver::RetryPolicy;
@@ -35,7 +35,8 @@ fn args() -> ServerArgs {
         webhook_url: None,
         allow_insecure_webhooks: true,
         notify_budget: Duration::from_secs(5),
-        redis_url: None,
+        redis_urls: Vec::new(),
+        redis_on_failure: RedisOnFailure::Fallback,
     }
 }
 

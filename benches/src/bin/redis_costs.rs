@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tower_claude_benches::redis_store::{client, decide, policy, stores};
-use tower_claude_examples::config::{Rate, ServerArgs};
+use tower_claude_examples::config::{Rate, RedisOnFailure, ServerArgs};
 use tower_claude_examples::web::reference_app;
 use tower_claude_ratelimit::{ClientKey, Quota, RateLimitStore};
 use tower_claude_testkit::redis::RedisServer;
@@ -36,7 +36,7 @@ async fn latencies<S: RateLimitStore>(store: &S, bucket: &S::Bucket) -> (Duratio
     (percentile(&times, 0.5), percentile(&times, 0.99))
 }
 
-fn server_args(redis_url: Option<String>) -> ServerArgs {
+fn server_args(redis_urls: Vec<String>) -> ServerArgs {
     ServerArgs {
         bind: None,
         password_hash: None,
@@ -52,7 +52,8 @@ fn server_args(redis_url: Option<String>) -> ServerArgs {
         webhook_url: None,
         allow_insecure_webhooks: false,
         notify_budget: Duration::from_secs(5),
-        redis_url,
+        redis_urls,
+        redis_on_failure: RedisOnFailure::Fallback,
     }
 }
 
@@ -115,8 +116,8 @@ async fn main() {
     );
 
     let mut results = Vec::new();
-    for (name, url) in [("memory", None), ("redis", Some(redis.url()))] {
-        let app = reference_app(&server_args(url)).expect("a reference app");
+    for (name, urls) in [("memory", Vec::new()), ("redis", vec![redis.url()])] {
+        let app = reference_app(&server_args(urls)).expect("a reference app");
         let addr = tower_claude_testkit::serve_axum(app.router).await;
         results.push((name, requests_per_second(addr).await));
     }

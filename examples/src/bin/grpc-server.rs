@@ -36,7 +36,10 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    stack.check_redis().await;
+    if let Err(error) = stack.check_redis(&cli.server).await {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     match serve(stack, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(never) => match never {},

@@ -39,7 +39,10 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    stack.check_redis().await;
+    if let Err(error) = stack.check_redis(&cli.server).await {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     tokio::select! {
         () = serve(stack, listener) => ExitCode::FAILURE,
         () = tower_claude_examples::shutdown_signal() => ExitCode::SUCCESS,

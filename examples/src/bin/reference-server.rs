@@ -42,7 +42,10 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    app.stack.check_redis().await;
+    if let Err(error) = app.stack.check_redis(&cli.server).await {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     serve(listener, app.router, Limits::default(), shutdown_signal()).await;
     ExitCode::SUCCESS
 }

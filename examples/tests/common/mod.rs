@@ -30,8 +30,18 @@ pub fn start(program: &str, args: &[&str]) -> Running {
 
 /// [`start`] with `RUST_LOG` set to `log`.
 pub fn start_logging(program: &str, args: &[&str], log: &str) -> Running {
+    start_configured(program, args, log, &[])
+}
+
+/// [`start`] with environment variables set.
+pub fn start_with_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
+    start_configured(program, args, "warn", env)
+}
+
+fn start_configured(program: &str, args: &[&str], log: &str, env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("TOWER_CLAUDE_PASSWORD")
         .env_remove("TOWER_CLAUDE_PASSWORD_HASH")
         .env("RUST_LOG", log)

@@ -32,7 +32,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_claude_auth::Credential;
 use tower_claude_core::IpCidr;
-use tower_claude_examples::config::{Rate, ServerArgs};
+use tower_claude_examples::config::{Rate, RedisOnFailure, ServerArgs};
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::stack::Stack;
 use tower_claude_examples::web::reference_app;
@@ -98,7 +98,8 @@ fn server_args(hash: &str, rate: Rate, max_clients: usize) -> ServerArgs {
         webhook_url: None,
         allow_insecure_webhooks: false,
         notify_budget: Duration::from_secs(5),
-        redis_url: None,
+        redis_urls: Vec::new(),
+        redis_on_failure: RedisOnFailure::Fallback,
     }
 }
 
