@@ -14,6 +14,9 @@ mod error;
 mod path;
 pub mod random;
 mod redact;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod rejection;
 mod service;
 mod throttle;

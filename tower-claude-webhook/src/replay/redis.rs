@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
-
+use tower_claude_core::redis::RedisConnection;
 use tower_claude_core::{WarnOnce, redact_url};
 
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
@@ -39,25 +37,6 @@ pub struct RedisReplayCache {
     inner: Arc<Inner>,
 }
 
-/// A connection to a single Redis or to a Redis Cluster.
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Connection {
-    async fn query<T: redis::FromRedisValue>(
-        &mut self,
-        command: &redis::Cmd,
-    ) -> redis::RedisResult<T> {
-        match self {
-            Self::Single(manager) => command.query_async(manager).await,
-            Self::Cluster(cluster) => command.query_async(cluster).await,
-        }
-    }
-}
-
 /// Where a [`RedisReplayCacheBuilder`] connects.
 #[derive(Clone)]
 enum Target {
@@ -66,14 +45,13 @@ enum Target {
 }
 
 struct Inner {
-    connection: Connection,
+    connection: RedisConnection,
     prefix: String,
     timeout: Duration,
     on_failure: OnReplayCacheFailure,
     fallback: MemoryReplayCache,
     errors: AtomicU64,
     warn: WarnOnce,
-    display_url: String,
 }
 
 /// Settings of a [`RedisReplayCache`], from [`RedisReplayCache::builder`]
@@ -135,42 +113,11 @@ impl RedisReplayCacheBuilder {
     /// # Errors
     /// An invalid URL, no URL, or no Tokio runtime to run the connection on.
     pub fn build(self) -> Result<RedisReplayCache, ReplayCacheError> {
-        let display_url = self.target.shown();
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ReplayCacheError(
-                "RedisReplayCache must be made inside a Tokio runtime (it starts the connection task)".into(),
-            ));
-        }
         let connection = match &self.target {
-            Target::Single(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(|e| {
-                    ReplayCacheError(format!("invalid Redis URL {display_url}: {e}"))
-                })?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(1)))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(2)
-                    .set_max_delay(Duration::from_millis(500));
-                Connection::Single(
-                    ConnectionManager::new_lazy_with_config(client, config)
-                        .map_err(|e| ReplayCacheError(format!("Redis {display_url}: {e}")))?,
-                )
-            }
-            Target::Cluster(urls) => {
-                let client = redis::cluster::ClusterClient::builder(urls.clone())
-                    .connection_timeout(Duration::from_secs(1))
-                    .response_timeout(self.timeout)
-                    .build()
-                    .map_err(|e| ReplayCacheError(format!("Redis Cluster {display_url}: {e}")))?;
-                Connection::Cluster(
-                    client.get_pending_async_connection_with_config(
-                        redis::cluster::ClusterConfig::new()
-                            .set_connection_timeout(Duration::from_secs(1))
-                            .set_response_timeout(self.timeout),
-                    ),
-                )
-            }
-        };
+            Target::Single(url) => RedisConnection::single(url, self.timeout),
+            Target::Cluster(urls) => RedisConnection::cluster(urls, self.timeout),
+        }
+        .map_err(|e| ReplayCacheError(e.to_string()))?;
         Ok(RedisReplayCache {
             inner: Arc::new(Inner {
                 connection,
@@ -180,7 +127,6 @@ impl RedisReplayCacheBuilder {
                 fallback: MemoryReplayCache::new(100_000),
                 errors: AtomicU64::new(0),
                 warn: WarnOnce::new(Duration::from_secs(10)),
-                display_url,
             }),
         })
     }
@@ -241,15 +187,15 @@ impl RedisReplayCache {
     /// # Errors
     /// Why Redis did not answer (the URL shown without its password).
     pub async fn ping(&self, within: Duration) -> Result<(), ReplayCacheError> {
-        let mut connection = self.inner.connection.clone();
-        let command = redis::cmd("PING");
-        let call = connection.query::<String>(&command);
-        let shown = &self.inner.display_url;
-        match tokio::time::timeout(within, call).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(ReplayCacheError(format!("Redis {shown}: {error}"))),
-            Err(_) => Err(ReplayCacheError(format!(
-                "Redis {shown}: no answer within {within:?}"
+        let connection = &self.inner.connection;
+        match connection
+            .query::<String>(&redis::cmd("PING"), within)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => Err(ReplayCacheError(format!(
+                "Redis {}: {error}",
+                connection.shown()
             ))),
         }
     }
@@ -262,7 +208,7 @@ impl Inner {
         if self.warn.due() {
             tracing::warn!(
                 target: "tower_claude_webhook",
-                redis = %self.display_url,
+                redis = %self.connection.shown(),
                 error = %why,
                 on_failure = ?self.on_failure,
                 "Redis replay cache failed (this warning repeats at most every 10 s)"
@@ -275,14 +221,11 @@ impl ReplayCache for RedisReplayCache {
     fn contains<'a>(&'a self, key: &'a str) -> ReplayFuture<'a> {
         Box::pin(async move {
             let inner = &self.inner;
-            let mut connection = inner.connection.clone();
             let mut command = redis::cmd("EXISTS");
             command.arg(format!("{}{key}", inner.prefix));
-            let call = connection.query::<u64>(&command);
-            let why = match tokio::time::timeout(inner.timeout, call).await {
-                Ok(Ok(count)) => return Ok(count > 0),
-                Ok(Err(error)) => error.to_string(),
-                Err(_) => format!("no answer within {:?}", inner.timeout),
+            let why = match inner.connection.query::<u64>(&command, inner.timeout).await {
+                Ok(count) => return Ok(count > 0),
+                Err(error) => error.to_string(),
             };
             inner.failed(&why);
             match inner.on_failure {
@@ -297,7 +240,6 @@ impl ReplayCache for RedisReplayCache {
         Box::pin(async move {
             let inner = &self.inner;
             let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let mut connection = inner.connection.clone();
             let mut command = redis::cmd("SET");
             command
                 .arg(format!("{}{key}", inner.prefix))
@@ -305,11 +247,13 @@ impl ReplayCache for RedisReplayCache {
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_ms);
-            let call = connection.query::<Option<String>>(&command);
-            let why = match tokio::time::timeout(inner.timeout, call).await {
-                Ok(Ok(set)) => return Ok(set.is_some()),
-                Ok(Err(error)) => error.to_string(),
-                Err(_) => format!("no answer within {:?}", inner.timeout),
+            let answer = inner
+                .connection
+                .query::<Option<String>>(&command, inner.timeout)
+                .await;
+            let why = match answer {
+                Ok(set) => return Ok(set.is_some()),
+                Err(error) => error.to_string(),
             };
             inner.failed(&why);
             match inner.on_failure {
@@ -324,7 +268,7 @@ impl ReplayCache for RedisReplayCache {
 impl fmt::Debug for RedisReplayCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisReplayCache")
-            .field("redis", &self.inner.display_url)
+            .field("redis", &self.inner.connection.shown())
             .field("prefix", &self.inner.prefix)
             .field("on_failure", &self.inner.on_failure)
             .finish_non_exhaustive()

@@ -10,10 +10,10 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tower_claude_core::redis::RedisConnection;
 use tower_claude_core::{Clock, WarnOnce, redact_url};
 
-use super::{Connection, Counters, GCRA_SCRIPT, Inner, OnRedisFailure, RedisStore};
+use super::{Counters, GCRA_SCRIPT, Inner, OnRedisFailure, RedisStore};
 use crate::store::memory::MemoryStore;
 use crate::store::time::Time;
 
@@ -130,25 +130,9 @@ impl RedisStoreBuilder {
     /// An invalid URL, or no Tokio runtime to run the connection on (call it
     /// inside the runtime, as from `#[tokio::main]`).
     pub fn build(self) -> Result<RedisStore, RedisStoreError> {
-        let url = self.url;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(RedisStoreError(
-                "RedisStore::build must run inside a Tokio runtime (it starts the connection task)"
-                    .into(),
-            ));
-        }
-        let client = redis::Client::open(url.as_str())
-            .map_err(|e| RedisStoreError(format!("invalid Redis URL {}: {e}", redact_url(&url))))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(self.settings.response_timeout()))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| RedisStoreError(format!("Redis {}: {e}", redact_url(&url))))?;
-        Ok(self
-            .settings
-            .finish(Connection::Single(manager), redact_url(&url)))
+        let connection = RedisConnection::single(&self.url, self.settings.response_timeout())
+            .map_err(|e| RedisStoreError(e.to_string()))?;
+        Ok(self.settings.finish(connection))
     }
 }
 
@@ -169,32 +153,9 @@ impl RedisClusterBuilder {
     /// # Errors
     /// An invalid URL, no URL, or no Tokio runtime to run the connection on.
     pub fn build(self) -> Result<RedisStore, RedisStoreError> {
-        let shown = self.shown_urls();
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(RedisStoreError(
-                "RedisStore cluster build must run inside a Tokio runtime (it starts the connection task)"
-                    .into(),
-            ));
-        }
-        let client = redis::cluster::ClusterClient::builder(self.urls.clone())
-            .connection_timeout(Duration::from_secs(1))
-            .response_timeout(self.settings.response_timeout())
-            .build()
-            .map_err(|e| RedisStoreError(format!("Redis Cluster {shown}: {e}")))?;
-        let connection = client.get_pending_async_connection_with_config(
-            redis::cluster::ClusterConfig::new()
-                .set_connection_timeout(Duration::from_secs(1))
-                .set_response_timeout(self.settings.response_timeout()),
-        );
-        Ok(self.settings.finish(Connection::Cluster(connection), shown))
-    }
-
-    fn shown_urls(&self) -> String {
-        self.urls
-            .iter()
-            .map(|u| redact_url(u))
-            .collect::<Vec<_>>()
-            .join(",")
+        let connection = RedisConnection::cluster(&self.urls, self.settings.response_timeout())
+            .map_err(|e| RedisStoreError(e.to_string()))?;
+        Ok(self.settings.finish(connection))
     }
 }
 
@@ -203,7 +164,7 @@ impl Settings {
         self.timeout.max(Duration::from_millis(10))
     }
 
-    fn finish(self, connection: Connection, display_url: String) -> RedisStore {
+    fn finish(self, connection: RedisConnection) -> RedisStore {
         let local = self.injected.clone().unwrap_or_else(Time::quanta);
         let fallback = match &self.injected {
             Some(time) => MemoryStore::builder().time(time.clone()).build(),
@@ -224,7 +185,6 @@ impl Settings {
                 deny_swept_at: AtomicU64::new(0),
                 stats: Counters::default(),
                 warn: WarnOnce::new(Duration::from_secs(10)),
-                display_url,
             }),
         }
     }
@@ -252,7 +212,10 @@ impl fmt::Debug for RedisStoreBuilder {
 impl fmt::Debug for RedisClusterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisClusterBuilder")
-            .field("urls", &self.shown_urls())
+            .field(
+                "urls",
+                &self.urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+            )
             .field("settings", &self.settings)
             .finish()
     }

@@ -8,10 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use redis::aio::ConnectionManager;
-use redis::cluster_async::ClusterConnection;
-
 use tower_claude_core::WarnOnce;
+use tower_claude_core::redis::RedisConnection;
 
 mod builder;
 mod stats;
@@ -34,12 +32,6 @@ use crate::key::ClientKey;
 /// when the bucket is full again, so Redis keeps only active clients.
 /// Returns `{allowed, remaining, reset_us, retry_after_us}`.
 pub const GCRA_SCRIPT: &str = include_str!("gcra.lua");
-/// A connection to a single Redis or to a Redis Cluster.
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
 
 /// Buckets in Redis, shared by every instance that uses the same Redis and
 /// key prefix.
@@ -68,7 +60,7 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    connection: Connection,
+    connection: RedisConnection,
     script: redis::Script,
     prefix: Arc<str>,
     timeout: Duration,
@@ -84,7 +76,6 @@ struct Inner {
     stats: Counters,
     /// The failure warning: the first at once, then at most every 10 s.
     warn: WarnOnce,
-    display_url: String,
 }
 
 /// A key Redis refused: until when, and when its bucket is full (local µs).
@@ -136,21 +127,15 @@ impl RedisStore {
     /// # Errors
     /// Why Redis did not answer (the URL shown without its password).
     pub async fn ping(&self, within: Duration) -> Result<(), RedisStoreError> {
-        let mut connection = self.inner.connection.clone();
-        let command = redis::cmd("PING");
-        let call = async {
-            match &mut connection {
-                Connection::Single(manager) => command.query_async::<String>(manager).await,
-                Connection::Cluster(cluster) => command.query_async::<String>(cluster).await,
-            }
-        };
-        let shown = &self.inner.display_url;
-        match tokio::time::timeout(within, call).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(RedisStoreError(format!("Redis {shown}: {error}"))),
-            Err(_) => Err(RedisStoreError(format!(
-                "Redis {shown}: no answer within {within:?}"
-            ))),
+        let shown = self.inner.connection.shown();
+        match self
+            .inner
+            .connection
+            .query::<String>(&redis::cmd("PING"), within)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => Err(RedisStoreError(format!("Redis {shown}: {error}"))),
         }
     }
 }
@@ -236,19 +221,13 @@ impl Inner {
             .arg(bucket.tolerance_us)
             .arg(now_arg);
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let mut connection = self.connection.clone();
-        let call = async {
-            match &mut connection {
-                Connection::Single(manager) => invocation.invoke_async::<Vec<i64>>(manager).await,
-                Connection::Cluster(cluster) => invocation.invoke_async::<Vec<i64>>(cluster).await,
-            }
-        };
-        let reply = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(error)) => return self.failed(bucket, key, &error.to_string()),
-            Err(_) => {
-                return self.failed(bucket, key, &format!("no answer within {:?}", self.timeout));
-            }
+        let reply = match self
+            .connection
+            .invoke::<Vec<i64>>(&invocation, self.timeout)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(error) => return self.failed(bucket, key, &error.to_string()),
         };
         let [allowed, remaining, reset_us, retry_us] = reply[..] else {
             return self.failed(bucket, key, "the script answered in an unexpected shape");
@@ -305,7 +284,7 @@ impl Inner {
         if self.warn.due() {
             tracing::warn!(
                 target: "tower_claude_ratelimit",
-                redis = %self.display_url,
+                redis = %self.connection.shown(),
                 error = why,
                 on_failure = ?self.on_failure,
                 "Redis rate-limit store failed; applying the failure policy (this warning repeats at most every 10 s)"
@@ -342,7 +321,7 @@ impl Inner {
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
-            .field("redis", &self.inner.display_url)
+            .field("redis", &self.inner.connection.shown())
             .field("prefix", &self.inner.prefix)
             .field("timeout", &self.inner.timeout)
             .field("on_failure", &self.inner.on_failure)

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod cluster;
+
+pub use cluster::{ClusterNode, RedisCluster, key_slot};
+
 const INSTALL: &str = "redis-server is not installed: run `bash scripts/test.sh`, which installs it \
     (or `apt-get install -y redis-server`)";
 
@@ -19,6 +23,9 @@ pub struct RedisServer {
     dir: PathBuf,
     child: Option<Child>,
     extra: Vec<String>,
+    /// Frozen by [`pause`](RedisServer::pause): `redis-cli` would wait on
+    /// it for ever, so it is not asked.
+    paused: bool,
 }
 
 /// A free loopback port (bound, then released for the server to take).
@@ -53,6 +60,7 @@ impl RedisServer {
             dir: temp_dir(&format!("redis-{port}")),
             child: None,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            paused: false,
         };
         server.spawn();
         server
@@ -107,6 +115,13 @@ impl RedisServer {
 
     /// Runs `redis-cli` against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
+        if self.paused || self.child.is_none() {
+            return Output {
+                status: std::os::unix::process::ExitStatusExt::from_raw(1 << 8),
+                stdout: Vec::new(),
+                stderr: b"the server is paused or stopped".to_vec(),
+            };
+        }
         let port = self.port.to_string();
         match Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &port])
@@ -134,6 +149,34 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the process (`SIGSTOP`): a network stall, as its peers see
+    /// it. Until [`resume`](Self::resume), `cli` answers empty at once.
+    pub fn pause(&mut self) {
+        self.signal("-STOP");
+        self.paused = true;
+    }
+
+    /// Lets a [`pause`](Self::pause)d process run again (`SIGCONT`).
+    pub fn resume(&mut self) {
+        self.signal("-CONT");
+        self.paused = false;
+    }
+
+    fn signal(&self, signal: &str) {
+        let Some(child) = &self.child else {
+            return;
+        };
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .map(|status| status.success());
+        assert!(
+            matches!(sent, Ok(true)),
+            "kill {signal} {} failed",
+            child.id()
+        );
+    }
+
     /// Starts the server again on the same port.
     pub fn restart(&mut self) {
         self.stop();
@@ -156,64 +199,5 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A Redis Cluster of three masters on loopback, made with
-/// `redis-cli --cluster create`.
-#[derive(Debug)]
-pub struct RedisCluster {
-    nodes: Vec<RedisServer>,
-}
-
-impl RedisCluster {
-    /// Starts three nodes and joins them into a cluster.
-    pub fn start() -> Self {
-        let nodes: Vec<RedisServer> = (0..3)
-            .map(|_| {
-                RedisServer::start_with(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "2000",
-                ])
-            })
-            .collect();
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port()))
-            .collect();
-        let mut args = vec!["--cluster", "create"];
-        args.extend(addresses.iter().map(String::as_str));
-        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-        let created = nodes[0].cli(&args);
-        assert!(
-            created.status.success(),
-            "redis-cli --cluster create failed: {}",
-            String::from_utf8_lossy(&created.stdout)
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if nodes.iter().all(|n| {
-                n.cli_text(&["CLUSTER", "INFO"])
-                    .contains("cluster_state:ok")
-            }) {
-                return Self { nodes };
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the cluster did not reach cluster_state:ok within 20 s");
-    }
-
-    /// The nodes.
-    pub fn nodes(&self) -> &[RedisServer] {
-        &self.nodes
-    }
-
-    /// `redis://` URLs of every node.
-    pub fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(RedisServer::url).collect()
     }
 }
