@@ -1,5 +1,5 @@
-//! What going distributed costs: decision latency (median, p99) in memory and
-//! on a local redis-server, Redis calls per request in normal traffic and under
+//! What going distributed costs: decision latency (median, p99) in memory, on
+//! a local redis-server and on a three-primary Redis Cluster, Redis calls per request in normal traffic and under
 //! a one-address flood, and the reference server's requests per second with
 //! and without Redis, in one run.
 //!
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tower_claude_benches::redis_store::{client, decide, policy, stores};
 use tower_claude_examples::config::{Rate, RedisOnFailure, ServerArgs};
 use tower_claude_examples::web::reference_app;
-use tower_claude_ratelimit::{ClientKey, Quota, RateLimitStore};
-use tower_claude_testkit::redis::RedisServer;
+use tower_claude_ratelimit::{ClientKey, Quota, RateLimitStore, RedisStore};
+use tower_claude_testkit::redis::{RedisCluster, RedisServer};
 
 const DECISIONS: u32 = 20_000;
 
@@ -81,6 +81,15 @@ async fn requests_per_second(addr: SocketAddr) -> f64 {
     done.load(Ordering::Relaxed) as f64 / 3.0
 }
 
+/// Script calls on every node of `cluster`.
+fn cluster_calls(cluster: &RedisCluster) -> u64 {
+    cluster
+        .nodes()
+        .iter()
+        .map(|node| node.command_calls("evalsha"))
+        .sum()
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let redis = RedisServer::start();
@@ -92,11 +101,30 @@ async fn main() {
         decide(&memory, &m, &client(n)).await;
         decide(&shared, &r, &client(n)).await;
     }
+    let cluster = RedisCluster::start();
+    let on_cluster = RedisStore::cluster_builder(cluster.urls())
+        .build()
+        .expect("cluster URLs");
+    on_cluster
+        .ping(Duration::from_secs(10))
+        .await
+        .expect("the cluster answers");
+    let c = on_cluster.bucket(&policy);
+    for n in 0..1000 {
+        decide(&on_cluster, &c, &client(n)).await;
+    }
     let (memory_median, memory_p99) = latencies(&memory, &m).await;
     let (redis_median, redis_p99) = latencies(&shared, &r).await;
+    let cluster_calls_before = cluster_calls(&cluster);
+    let (cluster_median, cluster_p99) = latencies(&on_cluster, &c).await;
+    let cluster_calls =
+        (cluster_calls(&cluster) - cluster_calls_before) as f64 / f64::from(DECISIONS);
     println!("decision latency, {DECISIONS} decisions over 10,000 clients:");
-    println!("  memory: median {memory_median:?}, p99 {memory_p99:?}");
-    println!("  redis:  median {redis_median:?}, p99 {redis_p99:?}");
+    println!("  memory:  median {memory_median:?}, p99 {memory_p99:?}");
+    println!("  redis:   median {redis_median:?}, p99 {redis_p99:?}");
+    println!(
+        "  cluster: median {cluster_median:?}, p99 {cluster_p99:?} (three primaries; {cluster_calls:.3} script calls per decision)"
+    );
 
     let before = redis.command_calls("evalsha");
     for n in 0..10_000 {
