@@ -10,7 +10,7 @@ mod cluster_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cluster_support::{ONE_AT_A_TIME, Servers, Traffic, clients_on, recovery};
+use cluster_support::{ONE_AT_A_TIME, Servers, Traffic, args, clients_on, recovery};
 use http::{Method, StatusCode};
 use tower_claude_testkit::redis::RedisCluster;
 
@@ -219,4 +219,26 @@ async fn the_replay_cache_refuses_replays_after_a_failover() {
          instant before it (a third on the dead primary), {lost} were lost and their replay accepted",
         recovered.as_secs_f64()
     );
+}
+
+/// The seed nodes may be replicas only: the client finds the primaries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_alone_are_enough_as_seed_nodes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let cluster = RedisCluster::start_with_replicas();
+    let replicas: Vec<String> = cluster
+        .topology()
+        .iter()
+        .filter(|node| !node.primary)
+        .map(|node| format!("redis://127.0.0.1:{}/", node.port))
+        .collect();
+    assert_eq!(replicas.len(), 3);
+    let mut seeded = args(&cluster);
+    seeded.redis_urls = replicas;
+    let servers = Servers::start_with(seeded).await;
+    for n in 0..12u32 {
+        let client = std::net::Ipv4Addr::from(0xc633_6400 + n);
+        assert!(servers.limited_exactly(client).await, "{client}");
+    }
+    assert_eq!(servers.fallbacks(), 0);
 }

@@ -104,6 +104,48 @@ async fn max_clients_caps_tracked_clients_without_evicting_them() {
     assert_eq!(whoami("192.0.2.2").await, StatusCode::OK);
 }
 
+/// `--redis-on-failure`: with Redis unreachable, `refuse` answers 503 with
+/// `Retry-After` and `allow` admits past the quota; `fallback` (the default)
+/// keeps limiting in memory.
+#[tokio::test]
+async fn redis_on_failure_picks_what_happens_while_redis_is_down() {
+    let down = format!(
+        "redis://127.0.0.1:{}/",
+        tower_claude_testkit::redis::free_port()
+    );
+    let mut answers = Vec::new();
+    for policy in [
+        RedisOnFailure::Refuse,
+        RedisOnFailure::Allow,
+        RedisOnFailure::Fallback,
+    ] {
+        let mut args = args(2);
+        args.redis_urls = vec![down.clone()];
+        args.redis_on_failure = policy;
+        let addr = serve_axum(reference_app(&args).unwrap().router).await;
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(get(addr, "/docs", &[]).await);
+        }
+        answers.push(statuses);
+    }
+    let status = |policy: usize, n: usize| answers[policy][n].status;
+    assert_eq!(status(0, 0), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answers[0][0].headers.contains_key("retry-after"));
+    assert_eq!(
+        (status(1, 0), status(1, 1), status(1, 2)),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(
+        (status(2, 0), status(2, 1), status(2, 2)),
+        (
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        )
+    );
+}
+
 /// Issue 13, item 15: an authenticated answer and every refusal carry
 /// `Cache-Control: no-store, max-age=0`; a public route is left to its handler.
 #[tokio::test]

@@ -53,7 +53,10 @@ pub struct Servers {
 
 impl Servers {
     pub async fn start(cluster: &RedisCluster) -> Self {
-        let args = args(cluster);
+        Self::start_with(args(cluster)).await
+    }
+
+    pub async fn start_with(args: ServerArgs) -> Self {
         let mut addrs = Vec::new();
         let mut stacks = Vec::new();
         for _ in 0..2 {
