@@ -57,11 +57,12 @@ pub struct ServerArgs {
     /// Redis (`redis://` or `rediss://`) for rate limits and the webhook replay
     /// cache shared by every instance: once for a single Redis, once per seed
     /// node (two or more; primaries or replicas) for a Redis Cluster; without
-    /// it both live in memory. Comma-separated in the environment.
+    /// it both live in memory. In the environment, the URLs are separated by
+    /// commas (a comma inside a password stays: only a comma followed by
+    /// `redis://` or `rediss://` separates).
     #[arg(
         long = "redis-url",
         env = "TOWER_CLAUDE_REDIS_URL",
-        value_delimiter = ',',
         hide_env_values = true
     )]
     pub redis_urls: Vec<String>,

@@ -10,29 +10,51 @@ use tower_claude_ratelimit::{OnRedisFailure, RedisStore};
 use tower_claude_webhook::replay::RedisReplayCache;
 
 /// What `--redis-url` names.
-#[derive(Debug, Clone, Copy)]
-pub enum RedisTarget<'a> {
+#[derive(Debug, Clone)]
+pub enum RedisTarget {
     /// One Redis.
-    Single(&'a str),
+    Single(String),
     /// A Redis Cluster, by some of its nodes.
-    Cluster(&'a [String]),
+    Cluster(Vec<String>),
 }
 
-impl<'a> RedisTarget<'a> {
-    /// The target of the URLs given, if any.
-    pub fn of(urls: &'a [String]) -> Option<Self> {
-        match urls {
-            [] => None,
-            [url] => Some(Self::Single(url)),
-            urls => Some(Self::Cluster(urls)),
+impl RedisTarget {
+    /// The target of the URLs given, if any. A value may hold several URLs
+    /// separated by commas (the environment variable's form); only a comma
+    /// followed by a scheme separates, so a password may hold one.
+    ///
+    /// # Errors
+    /// A piece that is not a `redis://` or `rediss://` URL.
+    pub fn of(values: &[String]) -> Result<Option<Self>, String> {
+        let mut urls = Vec::new();
+        for value in values {
+            let mut rest = value.as_str();
+            while let Some(at) = next_url(rest) {
+                urls.push(rest[..at].to_owned());
+                rest = &rest[at + 1..];
+            }
+            urls.push(rest.to_owned());
         }
+        for url in &urls {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(format!(
+                    "--redis-url: {} is not a redis:// or rediss:// URL",
+                    redact_url(url)
+                ));
+            }
+        }
+        Ok(match urls.len() {
+            0 => None,
+            1 => urls.pop().map(Self::Single),
+            _ => Some(Self::Cluster(urls)),
+        })
     }
 
     /// The rate limiter's store.
     ///
     /// # Errors
     /// An invalid URL.
-    pub fn store(self, on_failure: OnRedisFailure) -> Result<RedisStore, String> {
+    pub fn store(&self, on_failure: OnRedisFailure) -> Result<RedisStore, String> {
         match self {
             Self::Single(url) => RedisStore::builder(url).on_failure(on_failure).build(),
             Self::Cluster(urls) => RedisStore::cluster_builder(urls)
@@ -46,13 +68,21 @@ impl<'a> RedisTarget<'a> {
     ///
     /// # Errors
     /// An invalid URL.
-    pub fn replay_cache(self) -> Result<RedisReplayCache, String> {
+    pub fn replay_cache(&self) -> Result<RedisReplayCache, String> {
         match self {
             Self::Single(url) => RedisReplayCache::builder(url).build(),
             Self::Cluster(urls) => RedisReplayCache::cluster_builder(urls).build(),
         }
         .map_err(|e| format!("--redis-url: {e}"))
     }
+}
+
+/// Where the next URL starts in `text` (the index of the comma before it).
+fn next_url(text: &str) -> Option<usize> {
+    [",redis://", ",rediss://"]
+        .iter()
+        .filter_map(|separator| text.find(separator))
+        .min()
 }
 
 /// Whether a Redis is a cluster node, from `INFO cluster`; `None` when it
@@ -83,7 +113,7 @@ async fn is_cluster_node(url: &str) -> Option<bool> {
 ///
 /// # Errors
 /// The mismatch, and the fix.
-pub async fn check(target: RedisTarget<'_>) -> Result<(), String> {
+pub async fn check(target: &RedisTarget) -> Result<(), String> {
     match target {
         RedisTarget::Single(url) => {
             if is_cluster_node(url).await == Some(true) {
@@ -96,18 +126,56 @@ pub async fn check(target: RedisTarget<'_>) -> Result<(), String> {
             }
         }
         RedisTarget::Cluster(urls) => {
-            for url in urls {
-                if is_cluster_node(url).await == Some(false) {
+            // Asked all at once: unreachable nodes cost their timeout once.
+            let mut asked = tokio::task::JoinSet::new();
+            for url in urls.clone() {
+                asked.spawn(async move { (is_cluster_node(&url).await, url) });
+            }
+            while let Some(Ok((answer, url))) = asked.join_next().await {
+                if answer == Some(false) {
                     return Err(format!(
                         "--redis-url given {} times means a Redis Cluster, but {} is a \
                          single Redis (cluster_enabled:0): give one --redis-url for a \
                          single Redis",
                         urls.len(),
-                        redact_url(url)
+                        redact_url(&url)
                     ));
                 }
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_only_before_a_scheme() {
+        let given = [
+            "redis://:pa,ss@a:1/,rediss://b:2/".to_owned(),
+            "redis://c:3/".to_owned(),
+        ];
+        let Ok(Some(RedisTarget::Cluster(urls))) = RedisTarget::of(&given) else {
+            panic!("a cluster");
+        };
+        assert_eq!(
+            urls,
+            ["redis://:pa,ss@a:1/", "rediss://b:2/", "redis://c:3/"]
+        );
+        let one = ["redis://:a,b@host:6379/0".to_owned()];
+        assert!(matches!(
+            RedisTarget::of(&one),
+            Ok(Some(RedisTarget::Single(url))) if url == one[0]
+        ));
+        assert!(matches!(RedisTarget::of(&[]), Ok(None)));
+        let error = RedisTarget::of(&["redis://a/,host:1".to_owned()]);
+        assert!(
+            error.is_ok(),
+            "a comma not before a scheme stays in the URL"
+        );
+        let error = RedisTarget::of(&["localhost:6379".to_owned()]).unwrap_err();
+        assert!(error.contains("not a redis://"), "{error}");
+    }
 }

@@ -7,7 +7,7 @@ use tower_claude_core::ClientIpResolver;
 use tower_claude_headers::security::{SecurityHeadersBuilder, SecurityHeadersLayer};
 use tower_claude_ratelimit::{MemoryStore, Quota, RateLimitLayer, RedisStore};
 
-use crate::config::ServerArgs;
+use crate::config::{RedisOnFailure, ServerArgs};
 use crate::redis::RedisTarget;
 use crate::store::AnyStore;
 
@@ -61,6 +61,7 @@ impl Stack {
             .quota()
             .map_err(|e| StartError(format!("--rate-limit/--burst: {e}")))?;
         let redis = RedisTarget::of(&args.redis_urls)
+            .map_err(StartError)?
             .map(|target| target.store(args.redis_on_failure.into()))
             .transpose()
             .map_err(StartError)?;
@@ -94,20 +95,31 @@ impl Stack {
     /// `--redis-url` given once for a cluster node, or several times for
     /// nodes outside a cluster.
     pub async fn check_redis(&self, args: &ServerArgs) -> Result<(), StartError> {
-        let (Some(redis), Some(target)) = (&self.redis, RedisTarget::of(&args.redis_urls)) else {
+        let target = RedisTarget::of(&args.redis_urls).map_err(StartError)?;
+        let (Some(redis), Some(target)) = (&self.redis, target) else {
             return Ok(());
         };
-        crate::redis::check(target).await.map_err(StartError)?;
+        crate::redis::check(&target).await.map_err(StartError)?;
         let shared = match target {
             RedisTarget::Single(_) => "Redis answers",
             RedisTarget::Cluster(_) => "The Redis Cluster answers",
         };
+        let meanwhile = match args.redis_on_failure {
+            RedisOnFailure::Fallback => {
+                "Starting in fallback: rate limits are kept per instance, in memory"
+            }
+            RedisOnFailure::Allow => {
+                "Starting with --redis-on-failure allow: requests are not rate limited"
+            }
+            RedisOnFailure::Refuse => {
+                "Starting with --redis-on-failure refuse: rate-limited requests are refused (503)"
+            }
+        };
         match redis.ping(std::time::Duration::from_secs(2)).await {
             Ok(()) => eprintln!("{shared}: rate limits are shared through it"),
             Err(error) => eprintln!(
-                "WARNING: {error}. Starting on the failure policy ({:?}) for rate limits; \
-                 signed webhooks are refused (503) until Redis answers.",
-                args.redis_on_failure
+                "WARNING: {error}. {meanwhile}, and signed webhooks are refused (503) until \
+                 Redis answers."
             ),
         }
         Ok(())

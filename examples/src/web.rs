@@ -76,7 +76,7 @@ pub fn reference_app_with(
                 .map_err(|e| StartError(format!("--webhook-secret: {e}")))?;
             let verifier = Verifier::x_webhook(secret);
             // With Redis, a delivery accepted by one instance is refused by all.
-            let verifier = match RedisTarget::of(&args.redis_urls) {
+            let verifier = match RedisTarget::of(&args.redis_urls).map_err(StartError)? {
                 Some(target) => verifier.replay_cache(target.replay_cache().map_err(StartError)?),
                 None => verifier.replay_cache(MemoryReplayCache::new(100_000)),
             };

@@ -7,23 +7,53 @@
 //! primary's promoted replica and moved slots by itself, but not a primary
 //! that stalls without closing its connections (a frozen process, a network
 //! partition): commands to its slots time out and nothing tells the client
-//! the cluster has moved on. So after a timeout (at most once every
-//! [`REBUILD_AFTER`]) a cluster connection is rebuilt from the seed nodes,
-//! which asks the cluster for its current primaries.
+//! the cluster has moved on. So after repeated timeouts a new cluster
+//! connection is built from the seed nodes in the background, and takes the
+//! old one's place only once it is connected and holds the cluster's current
+//! slot map; until then, and if it cannot be built (every seed down), the old
+//! one goes on serving. Rebuilds back off from [`REBUILD_AFTER`] to a minute
+//! while timeouts go on.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, ScriptInvocation};
+use redis::{Cmd, FromRedisValue};
 
 use crate::redact_url;
 
-/// The least time between two rebuilds of a cluster connection.
+/// The least time between two rebuilds of a cluster connection; each rebuild
+/// that timeouts follow doubles it, up to [`REBUILD_AT_MOST`].
 pub const REBUILD_AFTER: Duration = Duration::from_secs(2);
+/// The longest time between two rebuilds while timeouts go on.
+pub const REBUILD_AT_MOST: Duration = Duration::from_secs(60);
+/// Timeouts since the last rebuild that call for the next: one slow command
+/// is not a stalled primary.
+const TIMEOUTS_BEFORE_REBUILD: u32 = 3;
+/// Timeouts further apart than this start the backoff over.
+const CALM_AFTER: Duration = Duration::from_secs(60);
+
+/// A Lua script, run by `EVALSHA` and sent whole (`EVAL`) only to a node that
+/// does not have it yet. (The client library's own fallback loads the script
+/// on every node of a cluster at once, which fails while any node is down.)
+#[derive(Debug, Clone)]
+pub struct LuaScript {
+    body: &'static str,
+    sha: String,
+}
+
+impl LuaScript {
+    /// The script `body`.
+    pub fn new(body: &'static str) -> Self {
+        Self {
+            body,
+            sha: redis::Script::new(body).get_hash().to_owned(),
+        }
+    }
+}
 
 /// A connection to one Redis or to a Redis Cluster. Cheap to clone.
 #[derive(Clone)]
@@ -45,8 +75,20 @@ enum Kind {
 struct Cluster {
     client: ClusterClient,
     response_timeout: Duration,
-    current: RwLock<ClusterConnection>,
-    rebuilt_at: Mutex<Instant>,
+    current: Arc<RwLock<ClusterConnection>>,
+    rebuild: Arc<Mutex<Rebuild>>,
+    /// The runtime the connection was made on, where rebuilds run.
+    runtime: tokio::runtime::Handle,
+}
+
+/// When the next rebuild may start.
+struct Rebuild {
+    /// Timeouts since the last rebuild.
+    timeouts: u32,
+    last_timeout: Instant,
+    started_at: Instant,
+    interval: Duration,
+    running: bool,
 }
 
 /// A [`RedisConnection`] could not be made: the message says why, with the
@@ -105,16 +147,29 @@ impl RedisConnection {
             .collect::<Vec<_>>()
             .join(",");
         in_runtime()?;
+        // No overall timeout: each command is bounded by the caller's own,
+        // which may be longer than one node's answer (a start-up PING).
         let client = ClusterClient::builder(urls)
             .connection_timeout(Duration::from_secs(1))
             .response_timeout(response_timeout)
+            .overall_response_timeout(None)
             .build()
             .map_err(|e| RedisSetupError(format!("Redis Cluster {shown}: {e}")))?;
+        let now = Instant::now();
         let cluster = Cluster {
-            current: RwLock::new(Cluster::connect(&client, response_timeout)),
+            current: Arc::new(RwLock::new(
+                client.get_pending_async_connection_with_config(Cluster::config(response_timeout)),
+            )),
             client,
             response_timeout,
-            rebuilt_at: Mutex::new(Instant::now()),
+            rebuild: Arc::new(Mutex::new(Rebuild {
+                timeouts: 0,
+                last_timeout: now,
+                started_at: now,
+                interval: REBUILD_AFTER,
+                running: false,
+            })),
+            runtime: tokio::runtime::Handle::current(),
         };
         Ok(Self::new(Kind::Cluster(Box::new(cluster)), shown))
     }
@@ -130,6 +185,16 @@ impl RedisConnection {
         &self.inner.shown
     }
 
+    /// Whether Redis answers a `PING` within `within`.
+    ///
+    /// # Errors
+    /// An error answer, a broken connection, or no answer within `within`.
+    pub async fn ping(&self, within: Duration) -> Result<(), RedisCallError> {
+        self.query::<String>(&redis::cmd("PING"), within)
+            .await
+            .map(drop)
+    }
+
     /// Runs `command`, waiting at most `within`.
     ///
     /// # Errors
@@ -139,32 +204,46 @@ impl RedisConnection {
         command: &Cmd,
         within: Duration,
     ) -> Result<T, RedisCallError> {
+        self.finish(
+            tokio::time::timeout(within, self.run(command)).await,
+            within,
+        )
+    }
+
+    /// Runs `script` on `keys` and `args` by `EVALSHA`, and by `EVAL` on a
+    /// node that answers `NOSCRIPT` (which also caches it there), waiting at
+    /// most `within` in all.
+    ///
+    /// # Errors
+    /// An error answer, a broken connection, or no answer within `within`.
+    pub async fn eval<T: FromRedisValue>(
+        &self,
+        script: &LuaScript,
+        keys: &[&str],
+        args: &[&str],
+        within: Duration,
+    ) -> Result<T, RedisCallError> {
+        let command = |name: &str, script: &str| {
+            let mut command = redis::cmd(name);
+            command.arg(script).arg(keys.len()).arg(keys).arg(args);
+            command
+        };
         let call = async {
-            match &self.inner.kind {
-                Kind::Single(manager) => command.query_async(&mut manager.clone()).await,
-                Kind::Cluster(cluster) => command.query_async(&mut cluster.connection()).await,
+            match self.run(&command("EVALSHA", &script.sha)).await {
+                Err(error) if error.code() == Some("NOSCRIPT") => {
+                    self.run(&command("EVAL", script.body)).await
+                }
+                answer => answer,
             }
         };
         self.finish(tokio::time::timeout(within, call).await, within)
     }
 
-    /// Runs `script` (by `EVALSHA`, loading it on `NOSCRIPT`), waiting at
-    /// most `within`.
-    ///
-    /// # Errors
-    /// An error answer, a broken connection, or no answer within `within`.
-    pub async fn invoke<T: FromRedisValue>(
-        &self,
-        script: &ScriptInvocation<'_>,
-        within: Duration,
-    ) -> Result<T, RedisCallError> {
-        let call = async {
-            match &self.inner.kind {
-                Kind::Single(manager) => script.invoke_async(&mut manager.clone()).await,
-                Kind::Cluster(cluster) => script.invoke_async(&mut cluster.connection()).await,
-            }
-        };
-        self.finish(tokio::time::timeout(within, call).await, within)
+    async fn run<T: FromRedisValue>(&self, command: &Cmd) -> redis::RedisResult<T> {
+        match &self.inner.kind {
+            Kind::Single(manager) => command.query_async(&mut manager.clone()).await,
+            Kind::Cluster(cluster) => command.query_async(&mut cluster.connection()).await,
+        }
     }
 
     fn finish<T>(
@@ -184,7 +263,7 @@ impl RedisConnection {
             Err(_) => format!("no answer within {within:?}"),
         };
         if let Kind::Cluster(cluster) = &self.inner.kind {
-            cluster.rebuild_if_due(&self.inner.shown);
+            cluster.timed_out(&self.inner.shown);
         }
         Err(RedisCallError {
             message: error,
@@ -194,12 +273,10 @@ impl RedisConnection {
 }
 
 impl Cluster {
-    fn connect(client: &ClusterClient, response_timeout: Duration) -> ClusterConnection {
-        client.get_pending_async_connection_with_config(
-            ClusterConfig::new()
-                .set_connection_timeout(Duration::from_secs(1))
-                .set_response_timeout(response_timeout),
-        )
+    fn config(response_timeout: Duration) -> ClusterConfig {
+        ClusterConfig::new()
+            .set_connection_timeout(Duration::from_secs(1))
+            .set_response_timeout(response_timeout)
     }
 
     fn connection(&self) -> ClusterConnection {
@@ -209,27 +286,65 @@ impl Cluster {
         }
     }
 
+    fn rebuild_state(&self) -> MutexGuard<'_, Rebuild> {
+        lock(&self.rebuild)
+    }
+
     /// A timeout may mean a stalled primary the client keeps routing to:
-    /// at most once every [`REBUILD_AFTER`], start over from the seed nodes.
-    fn rebuild_if_due(&self, shown: &str) {
-        let Ok(mut rebuilt_at) = self.rebuilt_at.try_lock() else {
-            return;
-        };
-        if rebuilt_at.elapsed() < REBUILD_AFTER {
+    /// after a few, when the backoff allows, build a connection from the
+    /// seed nodes in the background and swap it in once it is connected.
+    fn timed_out(&self, shown: &str) {
+        let mut state = self.rebuild_state();
+        let now = Instant::now();
+        if now.duration_since(state.last_timeout) > CALM_AFTER {
+            state.interval = REBUILD_AFTER;
+            state.timeouts = 0;
+        }
+        state.last_timeout = now;
+        state.timeouts += 1;
+        let due = state.timeouts >= TIMEOUTS_BEFORE_REBUILD
+            && now.duration_since(state.started_at) >= state.interval;
+        if !due || state.running {
             return;
         }
-        *rebuilt_at = Instant::now();
-        let fresh = Self::connect(&self.client, self.response_timeout);
-        match self.current.write() {
-            Ok(mut current) => *current = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
+        state.running = true;
+        state.timeouts = 0;
+        state.started_at = now;
+        state.interval = (state.interval * 2).min(REBUILD_AT_MOST);
+        drop(state);
         tracing::info!(
             target: "tower_claude_core",
             redis = shown,
-            "Redis Cluster command timed out: reconnecting from the seed nodes to learn the current primaries"
+            "Redis Cluster commands time out: reconnecting from the seed nodes to learn the current primaries"
         );
+        let client = self.client.clone();
+        let config = Self::config(self.response_timeout);
+        let current = Arc::clone(&self.current);
+        let rebuild = Arc::clone(&self.rebuild);
+        let shown = shown.to_owned();
+        self.runtime.spawn(async move {
+            match client.get_async_connection_with_config(config).await {
+                Ok(fresh) => match current.write() {
+                    Ok(mut slot) => *slot = fresh,
+                    Err(poisoned) => *poisoned.into_inner() = fresh,
+                },
+                Err(error) => tracing::warn!(
+                    target: "tower_claude_core",
+                    redis = %shown,
+                    %error,
+                    "Redis Cluster reconnect failed; the old connection goes on serving"
+                ),
+            }
+            lock(&rebuild).running = false;
+        });
     }
+}
+
+/// A lock a panic elsewhere left poisoned is still this state, and still usable.
+fn lock(rebuild: &Mutex<Rebuild>) -> MutexGuard<'_, Rebuild> {
+    rebuild
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn in_runtime() -> Result<(), RedisSetupError> {

@@ -40,7 +40,13 @@ impl RedisCluster {
     fn create(count: usize, replicas: usize) -> Self {
         let nodes: Vec<RedisServer> = (0..count)
             .map(|_| {
+                // The bus port is named: by default it is the port + 10,000,
+                // which for a port above 55,535 does not exist (Redis refuses
+                // to start) and below may be taken.
+                let bus = super::free_port().to_string();
                 RedisServer::start_with(&[
+                    "--cluster-port",
+                    &bus,
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
@@ -79,6 +85,14 @@ impl RedisCluster {
                 }) && c.topology().len() == c.nodes.len()
             },
         );
+        // A replica that has not synced with its primary yet cannot take its
+        // place: wait for every replica's link.
+        cluster.wait_until(Duration::from_secs(30), "every replica has synced", |c| {
+            c.nodes.iter().all(|n| {
+                let info = n.cli_text(&["INFO", "replication"]);
+                info.contains("role:master") || info.contains("master_link_status:up")
+            })
+        });
         cluster
     }
 

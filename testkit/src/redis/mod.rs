@@ -143,6 +143,7 @@ impl RedisServer {
 
     /// Stops the server (the port stays reserved for [`restart`](Self::restart)).
     pub fn stop(&mut self) {
+        self.paused = false;
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

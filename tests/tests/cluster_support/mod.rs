@@ -105,6 +105,33 @@ impl Servers {
         }
         admitted == BURST
     }
+
+    /// [`limited_exactly`](Self::limited_exactly), or `None` when a decision
+    /// on the way came from the fallback (a command slower than the store's
+    /// 50 ms timeout on a busy machine): that client proves nothing.
+    pub async fn exact_unless_fallen_back(&self, client: Ipv4Addr) -> Option<bool> {
+        let before = self.fallbacks();
+        let exact = self.limited_exactly(client).await;
+        (self.fallbacks() == before).then_some(exact)
+    }
+
+    /// Asserts that `count` clients from `clients` on which Redis decided
+    /// every request were limited exactly (at most three tries a client).
+    pub async fn assert_exact(&self, clients: &mut impl Iterator<Item = Ipv4Addr>, count: usize) {
+        let mut proven = 0;
+        for _ in 0..count * 3 {
+            let client = clients.next().expect("enough clients");
+            match self.exact_unless_fallen_back(client).await {
+                Some(true) => proven += 1,
+                Some(false) => panic!("{client} was not limited exactly, all on Redis"),
+                None => {}
+            }
+            if proven == count {
+                return;
+            }
+        }
+        panic!("only {proven} of {count} clients were decided on Redis throughout");
+    }
 }
 
 /// The client addresses whose rate-limit keys live on the primary at
@@ -115,26 +142,37 @@ pub async fn clients_on(
     primary: usize,
     count: usize,
 ) -> Vec<Ipv4Addr> {
-    let probe = Ipv4Addr::new(192, 0, 2, 250);
-    servers.docs(0, probe).await;
-    let key = cluster
-        .nodes()
-        .iter()
-        .flat_map(|n| {
-            n.cli_text(&["KEYS", "tcrl:*"])
-                .lines()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .find(|k| k.ends_with(&probe.to_string()))
-        .expect("the probe's rate-limit key");
+    // A probe's key, to learn the key format; a probe decided by the
+    // fallback wrote none, so a few are tried.
+    let mut found = None;
+    for n in 0..5u8 {
+        let probe = Ipv4Addr::new(192, 0, 2, 240 + n);
+        servers.docs(0, probe).await;
+        found = cluster
+            .nodes()
+            .iter()
+            .flat_map(|node| {
+                node.cli_text(&["KEYS", "tcrl:*"])
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .find(|k| k.ends_with(&probe.to_string()))
+            .map(|k| (k, probe));
+        if found.is_some() {
+            break;
+        }
+    }
+    let (key, probe) = found.expect("a probe's rate-limit key in Redis");
     let prefix = key.trim_end_matches(&probe.to_string()).to_owned();
     let topology = cluster.topology();
-    (0u32..)
+    let clients: Vec<Ipv4Addr> = (0u32..200_000)
         .map(|n| Ipv4Addr::from(0xc612_0000 + n))
         .filter(|ip| cluster.primary_in(&topology, &format!("{prefix}{ip}")) == Some(primary))
         .take(count)
-        .collect()
+        .collect();
+    assert_eq!(clients.len(), count, "clients on the primary");
+    clients
 }
 
 /// How long a request took, and its status (`None`: no answer).

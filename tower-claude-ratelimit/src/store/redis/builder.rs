@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tower_claude_core::redis::RedisConnection;
+use tower_claude_core::redis::{LuaScript, RedisConnection};
 use tower_claude_core::{Clock, WarnOnce, redact_url};
 
 use super::{Counters, GCRA_SCRIPT, Inner, OnRedisFailure, RedisStore};
@@ -173,7 +173,7 @@ impl Settings {
         RedisStore {
             inner: Arc::new(Inner {
                 connection,
-                script: redis::Script::new(GCRA_SCRIPT),
+                script: LuaScript::new(GCRA_SCRIPT),
                 prefix: self.prefix.into(),
                 timeout: self.timeout,
                 on_failure: self.on_failure,

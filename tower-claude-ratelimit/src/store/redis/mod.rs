@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use tower_claude_core::WarnOnce;
-use tower_claude_core::redis::RedisConnection;
+use tower_claude_core::redis::{LuaScript, RedisConnection};
 
 mod builder;
 mod stats;
@@ -61,7 +61,7 @@ pub struct RedisStore {
 
 struct Inner {
     connection: RedisConnection,
-    script: redis::Script,
+    script: LuaScript,
     prefix: Arc<str>,
     timeout: Duration,
     on_failure: OnRedisFailure,
@@ -128,12 +128,7 @@ impl RedisStore {
     /// Why Redis did not answer (the URL shown without its password).
     pub async fn ping(&self, within: Duration) -> Result<(), RedisStoreError> {
         let shown = self.inner.connection.shown();
-        match self
-            .inner
-            .connection
-            .query::<String>(&redis::cmd("PING"), within)
-            .await
-        {
+        match self.inner.connection.ping(within).await {
             Ok(_) => Ok(()),
             Err(error) => Err(RedisStoreError(format!("Redis {shown}: {error}"))),
         }
@@ -215,15 +210,15 @@ impl Inner {
             .as_ref()
             .map(|time| (time.now() / 1000).to_string())
             .unwrap_or_default();
-        let mut invocation = self.script.key(&redis_key);
-        invocation
-            .arg(bucket.interval_us)
-            .arg(bucket.tolerance_us)
-            .arg(now_arg);
+        let (interval, tolerance) = (
+            bucket.interval_us.to_string(),
+            bucket.tolerance_us.to_string(),
+        );
+        let args = [interval.as_str(), tolerance.as_str(), now_arg.as_str()];
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let reply = match self
             .connection
-            .invoke::<Vec<i64>>(&invocation, self.timeout)
+            .eval::<Vec<i64>>(&self.script, &[&redis_key], &args, self.timeout)
             .await
         {
             Ok(reply) => reply,
