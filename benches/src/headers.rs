@@ -3,10 +3,10 @@
 
 use http::Request;
 use http::header::{self, HeaderName, HeaderValue};
-use tower::{Layer, ServiceBuilder, service_fn};
+use tower::{Layer, service_fn};
 use tower_claude_core::TlsConnection;
 use tower_claude_headers::security::{SecurityHeadersBuilder, SecurityHeadersLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 
 use crate::{BenchService, Body, bare, finish};
 
@@ -36,8 +36,32 @@ fn overriding(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<H
     SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
 }
 
-/// The seven headers a user sets with tower-http, one layer each.
-pub fn tower_http_set_headers() -> [SetResponseHeaderLayer<HeaderValue>; 7] {
+/// `inner` behind tower-http's seven set-header layers.
+pub type SevenHeaders<S> = SetResponseHeader<
+    SetResponseHeader<
+        SetResponseHeader<
+            SetResponseHeader<
+                SetResponseHeader<
+                    SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue>,
+                    HeaderValue,
+                >,
+                HeaderValue,
+            >,
+            HeaderValue,
+        >,
+        HeaderValue,
+    >,
+    HeaderValue,
+>;
+
+/// `inner` behind the seven headers a user sets with tower-http, one layer
+/// each.
+pub fn tower_http_headers<S>(inner: S) -> SevenHeaders<S> {
+    let [a, b, c, d, e, f, g] = tower_http_set_headers();
+    a.layer(b.layer(c.layer(d.layer(e.layer(f.layer(g.layer(inner)))))))
+}
+
+fn tower_http_set_headers() -> [SetResponseHeaderLayer<HeaderValue>; 7] {
     [
         overriding(header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
         overriding(header::X_FRAME_OPTIONS, "DENY"),
@@ -63,20 +87,7 @@ pub async fn service(scenario: &str) -> BenchService {
     let inner = service_fn(bare);
     match scenario {
         "baseline" => finish(inner),
-        "tower-http-7x-set-header" => {
-            let [a, b, c, d, e, f, g] = tower_http_set_headers();
-            finish(
-                ServiceBuilder::new()
-                    .layer(a)
-                    .layer(b)
-                    .layer(c)
-                    .layer(d)
-                    .layer(e)
-                    .layer(f)
-                    .layer(g)
-                    .service(inner),
-            )
-        }
+        "tower-http-7x-set-header" => finish(tower_http_headers(inner)),
         "http-security-headers-strict" => finish(
             http_security_headers::SecurityHeadersLayer::new(
                 http_security_headers::Preset::Strict.build(),

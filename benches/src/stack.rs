@@ -15,7 +15,7 @@ use tower_claude_ratelimit::RateLimitHeaders;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::auth::TOKEN;
-use crate::headers::tower_http_set_headers;
+use crate::headers::tower_http_headers;
 use crate::ratelimit::{axum_body, ours, tower_governor_config};
 use crate::{BenchService, Body, bare, finish};
 
@@ -45,26 +45,18 @@ pub async fn service(scenario: &str) -> BenchService {
         "baseline" => finish(inner),
         "baseline-axum-body" => finish(axum_body(inner)),
         "peers" => {
-            let [a, b, c, d, e, f, g] = tower_http_set_headers();
             let governor = tower_governor_config(
                 &mut tower_governor::governor::GovernorConfigBuilder::default().use_headers(),
             );
             // Deprecated upstream as "too basic", but it is the peer users reach for.
             #[allow(deprecated)]
             let bearer = ValidateRequestHeaderLayer::bearer(TOKEN);
-            finish(
+            finish(tower_http_headers(
                 ServiceBuilder::new()
-                    .layer(a)
-                    .layer(b)
-                    .layer(c)
-                    .layer(d)
-                    .layer(e)
-                    .layer(f)
-                    .layer(g)
                     .layer(tower_governor::GovernorLayer::new(governor))
                     .layer(bearer)
                     .service(axum_body(inner)),
-            )
+            ))
         }
         "ours" => finish(
             ServiceBuilder::new()

@@ -275,6 +275,19 @@ async fn webhook_sender_to_webhook_receiver() {
     assert_eq!(report["status"], 401);
 }
 
+/// Of eight `GET /docs`, alternating between two servers, how many were
+/// admitted.
+async fn admitted_by_both(a: &common::Running, b: &common::Running) -> usize {
+    let mut admitted = 0;
+    for n in 0..8 {
+        let server = if n % 2 == 0 { a } else { b };
+        if get(server.addr, "/docs", &[]).await.status == StatusCode::OK {
+            admitted += 1;
+        }
+    }
+    admitted
+}
+
 #[tokio::test]
 async fn two_reference_servers_share_one_limit_through_redis() {
     let redis = tower_claude_testkit::redis::RedisServer::start();
@@ -288,14 +301,11 @@ async fn two_reference_servers_share_one_limit_through_redis() {
         "t",
     ];
     let (a, b) = (reference_server(&args), reference_server(&args));
-    let mut admitted = 0;
-    for n in 0..8 {
-        let server = if n % 2 == 0 { &a } else { &b };
-        if get(server.addr, "/docs", &[]).await.status == StatusCode::OK {
-            admitted += 1;
-        }
-    }
-    assert_eq!(admitted, 4, "one quota for both instances");
+    assert_eq!(
+        admitted_by_both(&a, &b).await,
+        4,
+        "one quota for both instances"
+    );
     assert!(redis.cli_text(&["DBSIZE"]).parse::<u64>().unwrap() >= 1);
 }
 
@@ -368,14 +378,11 @@ async fn two_reference_servers_share_one_limit_through_a_cluster() {
         )
     };
     let (a, b) = (start(), start());
-    let mut admitted = 0;
-    for n in 0..8 {
-        let server = if n % 2 == 0 { &a } else { &b };
-        if get(server.addr, "/docs", &[]).await.status == StatusCode::OK {
-            admitted += 1;
-        }
-    }
-    assert_eq!(admitted, 4, "one quota for both instances");
+    assert_eq!(
+        admitted_by_both(&a, &b).await,
+        4,
+        "one quota for both instances"
+    );
     let keys: u64 = cluster
         .nodes()
         .iter()
