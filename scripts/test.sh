@@ -7,12 +7,24 @@
 # The tests start real components on free loopback ports; this installs them
 # when missing (as root with apt-get, or says the command to run):
 #   - redis-server and redis-cli (Debian package redis-server)
+#   - Python's `cryptography` (python3-cryptography), the independent Ed25519
+#     the webhook `v1a` tests check against
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_packages=()
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   need_packages+=(redis-server)
+fi
+
+has_cryptography() {
+  for python in python3 /usr/bin/python3; do
+    command -v "$python" >/dev/null 2>&1 && "$python" -c 'import cryptography' 2>/dev/null && return 0
+  done
+  return 1
+}
+if ! has_cryptography; then
+  need_packages+=(python3-cryptography)
 fi
 
 if [ "${#need_packages[@]}" -gt 0 ]; then

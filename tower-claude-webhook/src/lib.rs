@@ -6,6 +6,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod deliver;
+mod ed25519;
 mod issued;
 pub mod replay;
 mod scheme;
@@ -14,5 +15,6 @@ pub mod sign;
 pub mod verify;
 mod wire;
 
+pub use ed25519::{PUBLIC_KEY_PREFIX, SIGNING_KEY_PREFIX, StandardPublicKey, StandardSigningKey};
 pub use scheme::{Scheme, names};
 pub use secret::{STANDARD_SECRET_PREFIX, SecretError, WebhookSecret};

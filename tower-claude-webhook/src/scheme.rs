@@ -91,6 +91,11 @@ impl Keys {
         ))
     }
 
+    /// No keys: a signer or verifier of Ed25519 (`v1a`) keys alone.
+    pub(crate) fn none() -> Self {
+        Self(Arc::from([]))
+    }
+
     /// These keys and `secret`'s, last; at most 8.
     pub(crate) fn with(&self, secret: &WebhookSecret) -> Result<Self, SecretError> {
         let count = self.0.len() + 1;

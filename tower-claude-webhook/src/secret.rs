@@ -118,6 +118,19 @@ pub enum SecretError {
     NoRandomness,
     /// A signer or verifier given this many secrets (1 to 8 accepted).
     Count(usize),
+    /// An Ed25519 key without its prefix (`whsk_` for a signing key, `whpk_`
+    /// for a public key).
+    Prefix(&'static str),
+    /// An Ed25519 key of this many bytes (a signing key is 32, or 64 with its
+    /// public half; a public key is 32).
+    KeyLength(usize),
+    /// A 64-byte signing key whose public half is not its seed's.
+    KeyPairMismatch,
+    /// 32 bytes that are not an Ed25519 public key.
+    NotAPublicKey,
+    /// An Ed25519 key given to a signer or verifier of the `X-Webhook-*`
+    /// scheme, which has no asymmetric signature.
+    NotStandard,
 }
 
 impl fmt::Display for SecretError {
@@ -138,6 +151,18 @@ impl fmt::Display for SecretError {
                 f,
                 "a webhook signer or verifier takes 1 to 8 secrets, not {n}"
             ),
+            Self::Prefix(prefix) => write!(f, "an Ed25519 webhook key starts with `{prefix}`"),
+            Self::KeyLength(n) => write!(
+                f,
+                "an Ed25519 webhook key is 32 bytes (a signing key may be 64, with its public half), not {n}"
+            ),
+            Self::KeyPairMismatch => {
+                f.write_str("the public half of this 64-byte signing key is not its seed's")
+            }
+            Self::NotAPublicKey => f.write_str("these 32 bytes are not an Ed25519 public key"),
+            Self::NotStandard => {
+                f.write_str("Ed25519 (`v1a`) signatures exist only in the Standard Webhooks scheme")
+            }
         }
     }
 }

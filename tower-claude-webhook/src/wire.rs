@@ -24,11 +24,29 @@ pub(crate) fn push_hex_entry(list: &mut String, mac: &[u8]) {
 
 /// Appends one Standard Webhooks entry: `v1,<base64>`, space-separated.
 pub(crate) fn push_standard_entry(list: &mut String, mac: &[u8]) {
+    push_versioned(list, "v1,", mac);
+}
+
+/// Appends one Standard Webhooks Ed25519 entry: `v1a,<base64>`.
+pub(crate) fn push_v1a_entry(list: &mut String, signature: &[u8; 64]) {
+    push_versioned(list, "v1a,", signature);
+}
+
+fn push_versioned(list: &mut String, version: &str, bytes: &[u8]) {
     if !list.is_empty() {
         list.push(' ');
     }
-    list.push_str("v1,");
-    STANDARD.encode_string(mac, list);
+    list.push_str(version);
+    STANDARD.encode_string(bytes, list);
+}
+
+/// The usable entries of a Standard Webhooks signature list.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct StandardList {
+    /// `v1,` HMAC-SHA256 signatures.
+    pub(crate) v1: Vec<[u8; 32]>,
+    /// `v1a,` Ed25519 signatures.
+    pub(crate) v1a: Vec<[u8; 64]>,
 }
 
 /// `sha256=<64 hex>` entries, comma-separated.
@@ -59,11 +77,12 @@ pub(crate) fn hex_signatures(
     Ok(out)
 }
 
-/// The usable `v1,<base64>` entries of a space-separated list. As the
-/// specification's own libraries do, an entry this verifier cannot use (another
-/// version such as `v1a`, bad base64, a wrong length, no comma) is skipped, so
-/// `v1,AAAA v1,<valid>` verifies by its valid entry; the count stays bounded.
-pub(crate) fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
+/// The usable `v1,<base64>` and `v1a,<base64>` entries of a space-separated
+/// list. As the specification's own libraries do, an entry this verifier
+/// cannot use (another version, bad base64, a wrong length, no comma) is
+/// skipped, so `v1,AAAA v1,<valid>` verifies by its valid entry; the count
+/// stays bounded.
+pub(crate) fn standard_signatures(list: &str) -> Result<StandardList, VerifyError> {
     let malformed = |reason| VerifyError::Malformed {
         header: names::WEBHOOK_SIGNATURE,
         reason,
@@ -72,18 +91,27 @@ pub(crate) fn standard_signatures(list: &str) -> Result<Vec<[u8; 32]>, VerifyErr
     if entries.len() > MAX_SIGNATURES {
         return Err(malformed("more than 8 signatures"));
     }
-    let out: Vec<[u8; 32]> = entries
-        .into_iter()
-        .filter_map(|entry| entry.strip_prefix("v1,"))
-        .filter_map(|signature| STANDARD.decode(signature).ok())
-        .filter_map(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .collect();
-    if out.is_empty() {
+    let mut out = StandardList::default();
+    for entry in entries {
+        if let Some(signature) = entry.strip_prefix("v1,") {
+            out.v1.extend(decoded::<32>(signature));
+        } else if let Some(signature) = entry.strip_prefix("v1a,") {
+            out.v1a.extend(decoded::<64>(signature));
+        }
+    }
+    if out.v1.is_empty() && out.v1a.is_empty() {
         return Err(malformed(
-            "no usable v1 signature (`v1,` and 32 bytes of base64)",
+            "no usable signature (`v1,` and 32 bytes of base64, or `v1a,` and 64)",
         ));
     }
     Ok(out)
+}
+
+fn decoded<const N: usize>(base64: &str) -> Option<[u8; N]> {
+    STANDARD
+        .decode(base64)
+        .ok()
+        .and_then(|bytes| <[u8; N]>::try_from(bytes).ok())
 }
 
 #[cfg(test)]
@@ -103,7 +131,24 @@ mod tests {
             }
             let header = names::X_WEBHOOK_SIGNATURE_256;
             assert_eq!(hex_signatures(&hex, &header).unwrap(), macs, "{hex}");
-            assert_eq!(standard_signatures(&standard).unwrap(), macs, "{standard}");
+            assert_eq!(
+                standard_signatures(&standard).unwrap().v1,
+                macs,
+                "{standard}"
+            );
         }
+    }
+
+    /// `v1` and `v1a` entries side by side read back into their own lists;
+    /// unusable entries are skipped.
+    #[test]
+    fn v1_and_v1a_read_back_side_by_side() {
+        let mut list = String::new();
+        push_standard_entry(&mut list, &[1; 32]);
+        push_v1a_entry(&mut list, &[2; 64]);
+        list.push_str(" v2,AAAA v1a,AAAA");
+        let read = standard_signatures(&list).unwrap();
+        assert_eq!(read.v1, [[1; 32]]);
+        assert_eq!(read.v1a, [[2; 64]]);
     }
 }

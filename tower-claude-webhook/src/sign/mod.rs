@@ -8,10 +8,11 @@ use http::HeaderMap;
 use http::header::HeaderValue;
 
 use crate::deliver::SendError;
+use crate::ed25519::StandardSigningKey;
 use crate::issued::Issued;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::{SecretError, WebhookSecret};
-use crate::wire::{push_hex_entry, push_standard_entry};
+use crate::wire::{push_hex_entry, push_standard_entry, push_v1a_entry};
 
 /// Signs webhook messages with one or several secrets.
 ///
@@ -35,6 +36,8 @@ use crate::wire::{push_hex_entry, push_standard_entry};
 pub struct Signer {
     scheme: Scheme,
     keys: Keys,
+    /// Ed25519 keys that also sign (`v1a`, Standard Webhooks only).
+    signing_keys: Arc<[StandardSigningKey]>,
     body_signature: bool,
     /// Shared by clones: uniqueness holds across every clone of a signer.
     issued: Arc<Issued>,
@@ -71,12 +74,57 @@ impl Signer {
         scheme: Scheme,
         secrets: impl IntoIterator<Item = WebhookSecret>,
     ) -> Result<Self, SecretError> {
-        Ok(Self {
+        Ok(Self::new(scheme, Keys::of(secrets)?))
+    }
+
+    /// Signs Standard Webhooks `v1a` (Ed25519) with `key` alone: receivers
+    /// verify with its public key, which cannot sign.
+    pub fn standard_signing_key(key: StandardSigningKey) -> Self {
+        let mut signer = Self::new(Scheme::Standard, Keys::none());
+        signer.signing_keys = Arc::from([key]);
+        signer
+    }
+
+    /// Also signs `v1a` with `key` (during a rotation, or beside `v1`
+    /// secrets: receivers holding either accept).
+    ///
+    /// # Panics
+    /// In the `X-Webhook-*` scheme, or past 8 keys and secrets; see
+    /// [`try_also_signing_key`](Self::try_also_signing_key).
+    #[must_use]
+    pub fn also_signing_key(self, key: StandardSigningKey) -> Self {
+        self.try_also_signing_key(key)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`also_signing_key`](Self::also_signing_key), reporting instead of
+    /// panicking.
+    ///
+    /// # Errors
+    /// [`SecretError::NotStandard`] in the `X-Webhook-*` scheme;
+    /// [`SecretError::Count`] past 8 keys and secrets.
+    pub fn try_also_signing_key(mut self, key: StandardSigningKey) -> Result<Self, SecretError> {
+        if self.scheme != Scheme::Standard {
+            return Err(SecretError::NotStandard);
+        }
+        let count = self.keys.len() + self.signing_keys.len() + 1;
+        if count > crate::wire::MAX_SIGNATURES {
+            return Err(SecretError::Count(count));
+        }
+        let mut keys = self.signing_keys.to_vec();
+        keys.push(key);
+        self.signing_keys = keys.into();
+        Ok(self)
+    }
+
+    fn new(scheme: Scheme, keys: Keys) -> Self {
+        Self {
             scheme,
-            keys: Keys::of(secrets)?,
+            keys,
+            signing_keys: Arc::from([]),
             body_signature: true,
             issued: Arc::new(Issued::default()),
-        })
+        }
     }
 
     /// Also signs with `secret`, for a rotation: receivers holding the old or
@@ -96,6 +144,10 @@ impl Signer {
     /// # Errors
     /// [`SecretError::Count`] past 8 secrets.
     pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
+        let count = self.keys.len() + self.signing_keys.len() + 1;
+        if count > crate::wire::MAX_SIGNATURES {
+            return Err(SecretError::Count(count));
+        }
         self.keys = self.keys.with(&secret)?;
         Ok(self)
     }
@@ -196,6 +248,9 @@ impl Signer {
                 for key in self.keys.iter() {
                     push_standard_entry(&mut value, &content.mac(key, body));
                 }
+                for key in self.signing_keys.iter() {
+                    push_v1a_entry(&mut value, &key.sign(id, &stamp, body));
+                }
                 headers.insert(names::WEBHOOK_SIGNATURE, header_value(value));
                 headers.insert(names::WEBHOOK_TIMESTAMP, header_value(stamp));
                 headers.insert(names::WEBHOOK_ID, id_value);
@@ -241,6 +296,7 @@ impl fmt::Debug for Signer {
         f.debug_struct("Signer")
             .field("scheme", &self.scheme)
             .field("secrets", &self.keys.len())
+            .field("signing_keys", &self.signing_keys.len())
             .field("body_signature", &self.body_signature)
             .finish()
     }

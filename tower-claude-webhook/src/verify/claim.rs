@@ -11,8 +11,10 @@ pub(crate) struct Claim<'h> {
     pub(crate) event: Option<&'h str>,
     pub(crate) delivery_id: Option<&'h str>,
     pub(crate) timestamp: Option<u64>,
-    /// The signatures offered.
+    /// The MACs offered.
     pub(crate) offered: Vec<[u8; 32]>,
+    /// The Ed25519 (`v1a`) signatures offered (Standard Webhooks only).
+    pub(crate) offered_v1a: Vec<[u8; 64]>,
     pub(crate) signed: SignedContent<'h>,
 }
 

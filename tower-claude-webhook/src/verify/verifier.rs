@@ -8,6 +8,7 @@ use http::HeaderMap;
 use http::header::HeaderName;
 use subtle::ConstantTimeEq;
 
+use crate::ed25519::StandardPublicKey;
 use crate::replay::ReplayCache;
 use crate::scheme::{Keys, Scheme, SignedContent, names};
 use crate::secret::{SecretError, WebhookSecret};
@@ -39,6 +40,8 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 pub struct Verifier {
     pub(super) scheme: Scheme,
     keys: Keys,
+    /// Public keys whose `v1a` signatures are accepted (Standard Webhooks).
+    public_keys: Arc<[StandardPublicKey]>,
     tolerance: Duration,
     clock: Clock,
     pub(super) replay: Option<Arc<dyn ReplayCache>>,
@@ -76,15 +79,63 @@ impl Verifier {
         scheme: Scheme,
         secrets: impl IntoIterator<Item = WebhookSecret>,
     ) -> Result<Self, SecretError> {
-        Ok(Self {
+        Ok(Self::new(scheme, Keys::of(secrets)?))
+    }
+
+    /// Verifies Standard Webhooks `v1a` (Ed25519) signatures by `public_key`
+    /// alone: a receiver that holds no secret able to sign.
+    pub fn standard_public_key(public_key: StandardPublicKey) -> Self {
+        let mut verifier = Self::new(Scheme::Standard, Keys::none());
+        verifier.public_keys = Arc::from([public_key]);
+        verifier
+    }
+
+    /// Also accepts `v1a` signatures by `public_key` (during a rotation, or
+    /// beside `v1` secrets).
+    ///
+    /// # Panics
+    /// In the `X-Webhook-*` scheme, or past 8 keys and secrets; see
+    /// [`try_also_public_key`](Self::try_also_public_key).
+    #[must_use]
+    pub fn also_public_key(self, public_key: StandardPublicKey) -> Self {
+        self.try_also_public_key(public_key)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`also_public_key`](Self::also_public_key), reporting instead of
+    /// panicking.
+    ///
+    /// # Errors
+    /// [`SecretError::NotStandard`] in the `X-Webhook-*` scheme;
+    /// [`SecretError::Count`] past 8 keys and secrets.
+    pub fn try_also_public_key(
+        mut self,
+        public_key: StandardPublicKey,
+    ) -> Result<Self, SecretError> {
+        if self.scheme != Scheme::Standard {
+            return Err(SecretError::NotStandard);
+        }
+        let count = self.keys.len() + self.public_keys.len() + 1;
+        if count > crate::wire::MAX_SIGNATURES {
+            return Err(SecretError::Count(count));
+        }
+        let mut keys = self.public_keys.to_vec();
+        keys.push(public_key);
+        self.public_keys = keys.into();
+        Ok(self)
+    }
+
+    fn new(scheme: Scheme, keys: Keys) -> Self {
+        Self {
             scheme,
-            keys: Keys::of(secrets)?,
+            keys,
+            public_keys: Arc::from([]),
             tolerance: DEFAULT_TOLERANCE,
             clock: Clock::system(),
             replay: None,
             duplicate_window: None,
             body_only: false,
-        })
+        }
     }
 
     /// Also accepts signatures by `secret` (during a rotation).
@@ -102,6 +153,10 @@ impl Verifier {
     /// # Errors
     /// [`SecretError::Count`] past 8 secrets.
     pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
+        let count = self.keys.len() + self.public_keys.len() + 1;
+        if count > crate::wire::MAX_SIGNATURES {
+            return Err(SecretError::Count(count));
+        }
         self.keys = self.keys.with(&secret)?;
         Ok(self)
     }
@@ -202,7 +257,9 @@ impl Verifier {
         body: &[u8],
     ) -> Result<VerifiedWebhook, VerifyError> {
         let claim = self.claim(headers)?;
-        let message_id = self.match_any(&claim.offered, claim.signed, body)?;
+        let message_id = self
+            .match_any(&claim.offered, claim.signed, body)
+            .or_else(|error| self.match_v1a(&claim, body).ok_or(error))?;
         Ok(VerifiedWebhook {
             event: claim.event.map(str::to_owned),
             delivery_id: claim.delivery_id.map(str::to_owned),
@@ -245,6 +302,7 @@ impl Verifier {
                     delivery_id,
                     timestamp: None,
                     offered: hex_signatures(signatures, &names::X_WEBHOOK_SIGNATURE)?,
+                    offered_v1a: Vec::new(),
                     signed: SignedContent::BodyOnly,
                 });
             }
@@ -256,6 +314,7 @@ impl Verifier {
             delivery_id,
             timestamp: Some(timestamp),
             offered: hex_signatures(signatures, &names::X_WEBHOOK_SIGNATURE_256)?,
+            offered_v1a: Vec::new(),
             signed: SignedContent::Timed { stamp },
         })
     }
@@ -278,11 +337,13 @@ impl Verifier {
         let signatures = text(headers, &names::WEBHOOK_SIGNATURE)?
             .ok_or(VerifyError::MissingHeader(names::WEBHOOK_SIGNATURE))?;
         let (timestamp, stamp) = self.fresh_timestamp(headers, &names::WEBHOOK_TIMESTAMP)?;
+        let list = standard_signatures(signatures)?;
         Ok(Claim {
             event,
             delivery_id: Some(id),
             timestamp: Some(timestamp),
-            offered: standard_signatures(signatures)?,
+            offered: list.v1,
+            offered_v1a: list.v1a,
             signed: SignedContent::Standard { id, stamp },
         })
     }
@@ -317,6 +378,20 @@ impl Verifier {
         Ok((timestamp, stamp))
     }
 
+    /// The message id of the first offered `v1a` signature an accepted public
+    /// key verifies.
+    fn match_v1a(&self, claim: &Claim<'_>, body: &[u8]) -> Option<String> {
+        let SignedContent::Standard { id, stamp } = claim.signed else {
+            return None;
+        };
+        claim.offered_v1a.iter().find_map(|signature| {
+            self.public_keys
+                .iter()
+                .any(|key| key.verifies(id, stamp, body, signature))
+                .then(|| crate::ed25519::message_id(signature))
+        })
+    }
+
     /// Whether any accepted key's MAC of the message equals any offered
     /// signature; every comparison runs in constant time.
     fn match_any(
@@ -349,6 +424,7 @@ impl fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("scheme", &self.scheme)
             .field("secrets", &self.keys.len())
+            .field("public_keys", &self.public_keys)
             .field("tolerance", &self.tolerance)
             .field("clock", &self.clock)
             .field("replay_cache", &self.replay.is_some())
