@@ -13,7 +13,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use tower_claude_webhook::WebhookSecret;
 use tower_claude_webhook::deliver::{
     DeliveryError, DeliveryId, DeliveryReport, PlainHttp, RetryPolicy, Webhook, WebhookSender,
 };
@@ -80,14 +79,14 @@ impl Outcome {
 }
 
 impl Notifier {
-    /// Delivers to `url`, signed with `secret` in the `X-Webhook-*` scheme, with the
-    /// default retry policy. Plain `http://` targets only with `allow_insecure`.
+    /// Delivers to `url`, signed by `signer`, with `policy`. Plain `http://`
+    /// targets only with `allow_insecure`.
     ///
     /// # Errors
-    /// A URL that is not absolute http(s), or an empty secret.
+    /// A URL that is not absolute http(s).
     pub fn new(
         url: &str,
-        secret: &str,
+        signer: Signer,
         allow_insecure: bool,
         policy: RetryPolicy,
     ) -> Result<Self, String> {
@@ -106,7 +105,6 @@ impl Notifier {
             }
             _ => return Err(format!("webhook URL {shown} must be absolute http(s)://")),
         }
-        let secret = WebhookSecret::new(secret).map_err(|e| format!("webhook secret: {e}"))?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
@@ -114,7 +112,7 @@ impl Notifier {
             .build();
         let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
-            sender: WebhookSender::new(http, Signer::x_webhook(secret))
+            sender: WebhookSender::new(http, signer)
                 .retry_policy(policy)
                 .plain_http(if allow_insecure {
                     PlainHttp::Anywhere

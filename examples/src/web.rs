@@ -12,6 +12,7 @@ use serde_json::json;
 use tower_claude_auth::Authenticated;
 use tower_claude_headers::security::CspNonce;
 use tower_claude_webhook::deliver::RetryPolicy;
+use tower_claude_webhook::sign::Signer;
 use tower_claude_webhook::{
     WebhookSecret, names,
     replay::MemoryReplayCache,
@@ -61,7 +62,16 @@ pub fn reference_app_with(
     let stack = Stack::new(args, &PUBLIC_ROUTES)?;
     let notifier = match (&args.webhook_url, &args.webhook_secret) {
         (Some(url), Some(secret)) => Some(Arc::new(
-            Notifier::new(url, secret, args.allow_insecure_webhooks, policy).map_err(StartError)?,
+            Notifier::new(
+                url,
+                Signer::x_webhook(
+                    WebhookSecret::new(secret.as_str())
+                        .map_err(|e| StartError(format!("--webhook-secret: {e}")))?,
+                ),
+                args.allow_insecure_webhooks,
+                policy,
+            )
+            .map_err(StartError)?,
         )),
         (Some(_), None) => {
             return Err(StartError(

@@ -390,3 +390,73 @@ async fn two_reference_servers_share_one_limit_through_a_cluster() {
         .sum();
     assert!(keys >= 1);
 }
+
+/// Standard Webhooks `v1a` between the programs: the sender makes a key
+/// pair, the receiver holds only the public key, a delivery signed with the
+/// pair's signing key is accepted on `/standard`, one signed with another is
+/// refused, and `v1` beside `v1a` is accepted by a receiver of either.
+#[tokio::test]
+async fn v1a_between_the_programs() {
+    let pair = std::process::Command::new(env!("CARGO_BIN_EXE_webhook-sender"))
+        .arg("--generate-keypair")
+        .output()
+        .unwrap();
+    assert!(pair.status.success());
+    let pair = String::from_utf8(pair.stdout).unwrap();
+    let mut lines = pair.lines();
+    let (whsk, whpk) = (lines.next().unwrap(), lines.next().unwrap());
+    assert!(
+        whsk.starts_with("whsk_") && whpk.starts_with("whpk_"),
+        "{pair}"
+    );
+    let receiver = start(
+        env!("CARGO_BIN_EXE_webhook-receiver"),
+        &[
+            "--bind",
+            "127.0.0.1:0",
+            "--secret",
+            "unused",
+            "--standard-public-key",
+            whpk,
+        ],
+    );
+    let url = format!("http://{}/standard", receiver.addr);
+    let send = |signing: Vec<String>| {
+        let url = url.clone();
+        async move {
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_webhook-sender"));
+            command
+                .args(["--url", &url, "--data", "{}", "--allow-insecure"])
+                .args(signing)
+                .env_remove("TOWER_CLAUDE_WEBHOOK_SECRET");
+            let output = command.output().await.unwrap();
+            let report: serde_json::Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
+            (output.status.code(), report)
+        }
+    };
+    let (code, report) = send(vec!["--standard-signing-key".into(), whsk.into()]).await;
+    assert_eq!(
+        (code, report["status"].clone()),
+        (Some(0), 200.into()),
+        "{report}"
+    );
+    let other = tower_claude_webhook::StandardSigningKey::generate()
+        .unwrap()
+        .to_whsk();
+    let (code, report) = send(vec!["--standard-signing-key".into(), other]).await;
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["status"], 401, "{report}");
+    let (code, report) = send(vec![
+        "--standard-secret".into(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        "--standard-signing-key".into(),
+        whsk.into(),
+    ])
+    .await;
+    assert_eq!(
+        (code, report["status"].clone()),
+        (Some(0), 200.into()),
+        "{report}"
+    );
+}

@@ -12,7 +12,7 @@ use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
 use tower_claude_ratelimit::{Quota, RateLimitLayer};
 use tower_claude_webhook::{
-    WebhookSecret,
+    StandardPublicKey, WebhookSecret,
     replay::MemoryReplayCache,
     verify::{VerifiedWebhook, Verifier, VerifyWebhookLayer},
 };
@@ -31,9 +31,13 @@ struct Cli {
     #[arg(long, env = "TOWER_CLAUDE_WEBHOOK_SECRET", hide_env_values = true)]
     secret: String,
     /// Also accept Standard Webhooks (`webhook-signature`) with this `whsec_` secret
-    /// on `/standard`.
+    /// on `/standard` (`v1`).
     #[arg(long)]
     standard_secret: Option<String>,
+    /// Also accept Standard Webhooks signed by this `whpk_` Ed25519 public key
+    /// on `/standard` (`v1a`; repeatable, for a rotation).
+    #[arg(long = "standard-public-key", env = "TOWER_CLAUDE_STANDARD_PUBLIC_KEY")]
+    standard_public_keys: Vec<String>,
 }
 
 async fn print(Extension(hook): Extension<VerifiedWebhook>, body: Bytes) -> &'static str {
@@ -45,6 +49,32 @@ async fn print(Extension(hook): Extension<VerifiedWebhook>, body: Bytes) -> &'st
     });
     println!("{line}");
     "ok"
+}
+
+/// The verifier of `/standard`: `v1` with the secret, `v1a` with the public
+/// keys, or both; none when neither is given.
+fn standard_verifier(
+    secret: Option<&str>,
+    public_keys: &[String],
+) -> Result<Option<Verifier>, String> {
+    let mut keys = public_keys
+        .iter()
+        .map(|key| StandardPublicKey::new(key).map_err(|e| format!("--standard-public-key: {e}")));
+    let verifier = match secret {
+        Some(secret) => Verifier::standard(
+            WebhookSecret::standard(secret).map_err(|e| format!("--standard-secret: {e}"))?,
+        ),
+        None => match keys.next() {
+            Some(key) => Verifier::standard_public_key(key?),
+            None => return Ok(None),
+        },
+    };
+    keys.try_fold(verifier, |verifier, key| {
+        verifier
+            .try_also_public_key(key?)
+            .map_err(|e| format!("--standard-public-key: {e}"))
+    })
+    .map(Some)
 }
 
 #[tokio::main]
@@ -60,20 +90,18 @@ async fn main() -> ExitCode {
     };
     let verifier = Verifier::x_webhook(secret).replay_cache(MemoryReplayCache::new(100_000));
     let mut app = Router::new().route("/", post(print).layer(VerifyWebhookLayer::new(verifier)));
-    if let Some(standard) = cli.standard_secret {
-        match WebhookSecret::standard(&standard) {
-            Ok(secret) => {
-                let verifier =
-                    Verifier::standard(secret).replay_cache(MemoryReplayCache::new(100_000));
-                app = app.route(
-                    "/standard",
-                    post(print).layer(VerifyWebhookLayer::new(verifier)),
-                );
-            }
-            Err(error) => {
-                eprintln!("error: --standard-secret: {error}");
-                return ExitCode::from(2);
-            }
+    match standard_verifier(cli.standard_secret.as_deref(), &cli.standard_public_keys) {
+        Ok(Some(verifier)) => {
+            let verifier = verifier.replay_cache(MemoryReplayCache::new(100_000));
+            app = app.route(
+                "/standard",
+                post(print).layer(VerifyWebhookLayer::new(verifier)),
+            );
+        }
+        Ok(None) => {}
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
         }
     }
     let listener = match tokio::net::TcpListener::bind(cli.bind).await {
