@@ -41,6 +41,8 @@ pub struct Stack {
     pub dev_token: Option<String>,
     /// The Redis store behind `ratelimit`, with `--redis-url`.
     pub redis: Option<RedisStore>,
+    /// What `--redis-url` names, parsed once for every component on it.
+    pub redis_target: Option<RedisTarget>,
 }
 
 impl Stack {
@@ -60,8 +62,9 @@ impl Stack {
         let quota: Quota = args
             .quota()
             .map_err(|e| StartError(format!("--rate-limit/--burst: {e}")))?;
-        let redis = RedisTarget::of(&args.redis_urls)
-            .map_err(StartError)?
+        let redis_target = RedisTarget::of(&args.redis_urls).map_err(StartError)?;
+        let redis = redis_target
+            .as_ref()
             .map(|target| target.store(args.redis_on_failure.into()))
             .transpose()
             .map_err(StartError)?;
@@ -84,6 +87,7 @@ impl Stack {
             keys,
             dev_token,
             redis,
+            redis_target,
         })
     }
 
@@ -95,11 +99,10 @@ impl Stack {
     /// `--redis-url` given once for a cluster node, or several times for
     /// nodes outside a cluster.
     pub async fn check_redis(&self, args: &ServerArgs) -> Result<(), StartError> {
-        let target = RedisTarget::of(&args.redis_urls).map_err(StartError)?;
-        let (Some(redis), Some(target)) = (&self.redis, target) else {
+        let (Some(redis), Some(target)) = (&self.redis, &self.redis_target) else {
             return Ok(());
         };
-        crate::redis::check(&target).await.map_err(StartError)?;
+        crate::redis::check(target).await.map_err(StartError)?;
         let shared = match target {
             RedisTarget::Single(_) => "Redis answers",
             RedisTarget::Cluster(_) => "The Redis Cluster answers",

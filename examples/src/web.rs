@@ -21,7 +21,6 @@ use tower_claude_webhook::{
 
 use crate::config::ServerArgs;
 use crate::notify::{Answer, Notifier};
-use crate::redis::RedisTarget;
 use crate::stack::{HEALTH_PATHS, Stack, StartError};
 
 /// Routes open without a token besides the health and docs routes.
@@ -86,7 +85,7 @@ pub fn reference_app_with(
                 .map_err(|e| StartError(format!("--webhook-secret: {e}")))?;
             let verifier = Verifier::x_webhook(secret);
             // With Redis, a delivery accepted by one instance is refused by all.
-            let verifier = match RedisTarget::of(&args.redis_urls).map_err(StartError)? {
+            let verifier = match &stack.redis_target {
                 Some(target) => verifier.replay_cache(target.replay_cache().map_err(StartError)?),
                 None => verifier.replay_cache(MemoryReplayCache::new(100_000)),
             };

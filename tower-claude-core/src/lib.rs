@@ -30,7 +30,7 @@ pub use client_ip::{
 pub use clock::Clock;
 pub use error::ConfigError;
 pub use path::{PathRules, is_ambiguous_path, routing_path};
-pub use redact::redact_url;
+pub use redact::{redact_url, redact_urls};
 pub use rejection::{
     DefaultResponder, GrpcStatus, Rejection, RejectionReason, RequestHead, Responder,
     SharedResponder, is_grpc, percent_encode_grpc_message,

@@ -20,6 +20,25 @@
 /// assert_eq!(redact_url("redis:/:hunter2@127.0.0.1:1/0"), "redis:/<redacted>@127.0.0.1:1/0");
 /// ```
 pub fn redact_url(url: &str) -> String {
+    redact_one(url)
+}
+
+/// Several URLs (a cluster's seed nodes), each as [`redact_url`] shows it,
+/// comma-separated.
+///
+/// ```
+/// use tower_claude_core::redact_urls;
+///
+/// assert_eq!(redact_urls(["redis://:pw@a:1/", "redis://b:2/"]), "redis://:<redacted>@a:1/,redis://b:2/");
+/// ```
+pub fn redact_urls(urls: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    urls.into_iter()
+        .map(|url| redact_one(url.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
     let (scheme, rest) = split_scheme(url);
     let mut out = String::with_capacity(url.len() + 10);
     out.push_str(scheme);

@@ -23,7 +23,7 @@ use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue};
 
-use crate::redact_url;
+use crate::{redact_url, redact_urls};
 
 /// The least time between two rebuilds of a cluster connection; each rebuild
 /// that timeouts follow doubles it, up to [`REBUILD_AT_MOST`].
@@ -98,17 +98,7 @@ pub struct RedisSetupError(String);
 
 /// A command that failed or was not answered in time.
 #[derive(Debug, Clone)]
-pub struct RedisCallError {
-    message: String,
-    timed_out: bool,
-}
-
-impl RedisCallError {
-    /// Whether no answer came in time (rather than an error answer).
-    pub fn timed_out(&self) -> bool {
-        self.timed_out
-    }
-}
+pub struct RedisCallError(String);
 
 impl RedisConnection {
     /// A connection to the Redis at `url` (`redis://` or `rediss://`) that
@@ -141,11 +131,7 @@ impl RedisConnection {
         response_timeout: Duration,
     ) -> Result<Self, RedisSetupError> {
         let urls: Vec<String> = urls.into_iter().map(|u| u.as_ref().to_owned()).collect();
-        let shown = urls
-            .iter()
-            .map(|u| redact_url(u))
-            .collect::<Vec<_>>()
-            .join(",");
+        let shown = redact_urls(&urls);
         in_runtime()?;
         // No overall timeout: each command is bounded by the caller's own,
         // which may be longer than one node's answer (a start-up PING).
@@ -253,22 +239,14 @@ impl RedisConnection {
     ) -> Result<T, RedisCallError> {
         let error = match answer {
             Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error)) if !error.is_timeout() => {
-                return Err(RedisCallError {
-                    message: error.to_string(),
-                    timed_out: false,
-                });
-            }
+            Ok(Err(error)) if !error.is_timeout() => return Err(RedisCallError(error.to_string())),
             Ok(Err(error)) => error.to_string(),
             Err(_) => format!("no answer within {within:?}"),
         };
         if let Kind::Cluster(cluster) = &self.inner.kind {
             cluster.timed_out(&self.inner.shown);
         }
-        Err(RedisCallError {
-            message: error,
-            timed_out: true,
-        })
+        Err(RedisCallError(error))
     }
 }
 
@@ -286,15 +264,11 @@ impl Cluster {
         }
     }
 
-    fn rebuild_state(&self) -> MutexGuard<'_, Rebuild> {
-        lock(&self.rebuild)
-    }
-
     /// A timeout may mean a stalled primary the client keeps routing to:
     /// after a few, when the backoff allows, build a connection from the
     /// seed nodes in the background and swap it in once it is connected.
     fn timed_out(&self, shown: &str) {
-        let mut state = self.rebuild_state();
+        let mut state = lock(&self.rebuild);
         let now = Instant::now();
         if now.duration_since(state.last_timeout) > CALM_AFTER {
             state.interval = REBUILD_AFTER;
@@ -367,7 +341,7 @@ impl std::error::Error for RedisSetupError {}
 
 impl fmt::Display for RedisCallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0)
     }
 }
 

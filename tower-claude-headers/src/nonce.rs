@@ -79,7 +79,9 @@ impl Generator {
     /// 16 bytes: the keystream at this key's draw count, in the stream of
     /// the current nanosecond.
     pub(crate) fn draw(&mut self) -> Option<[u8; 16]> {
-        if self.drawn.is_multiple_of(RESEED_EVERY) || self.key.is_none() {
+        // The first draw of every key: a refusal leaves the count where it
+        // is, so the next draw asks again rather than using an old key.
+        if self.drawn.is_multiple_of(RESEED_EVERY) {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).ok()?;
             self.key = Some(key);

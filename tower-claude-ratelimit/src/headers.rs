@@ -77,8 +77,12 @@ impl PolicyHeaders {
     ) {
         let remaining = u64::from(decision.remaining());
         let reset = decision.reset_secs();
-        // One growth of the map instead of one per field as it fills up.
-        headers.reserve(FIELDS_AT_MOST);
+        // One growth of the map for the fields this style writes, instead of
+        // one per field as it fills up.
+        let fields = 2 * usize::from(style.ietf())
+            + 3 * usize::from(style.legacy())
+            + usize::from(!decision.is_allowed());
+        headers.reserve(fields);
         if style.ietf() {
             headers.insert(RATELIMIT_POLICY, self.policy.clone());
             headers.insert(RATELIMIT, self.ratelimit(remaining, reset));
@@ -135,9 +139,6 @@ impl Digits {
         &self.buf[self.start..]
     }
 }
-
-/// The most fields one response gets: both styles and `Retry-After`.
-const FIELDS_AT_MOST: usize = 6;
 
 /// "000" to "999", so that the numbers most responses carry are static values:
 /// no allocation, and nothing to count when they are cloned.

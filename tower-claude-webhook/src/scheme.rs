@@ -116,6 +116,31 @@ impl Keys {
     }
 }
 
+/// Whether a signer or verifier holding `held` secrets and Ed25519 keys
+/// together may take one more: a verifier reads at most 8 signatures.
+pub(crate) fn room_for_one(held: usize) -> Result<(), SecretError> {
+    let count = held + 1;
+    if count > MAX_SIGNATURES {
+        return Err(SecretError::Count(count));
+    }
+    Ok(())
+}
+
+/// `keys` and `key`, last: the Ed25519 keys of a Standard Webhooks signer or
+/// verifier that also holds `secrets`.
+pub(crate) fn with_ed25519<T: Clone>(
+    scheme: Scheme,
+    secrets: &Keys,
+    keys: &Arc<[T]>,
+    key: T,
+) -> Result<Arc<[T]>, SecretError> {
+    if scheme != Scheme::Standard {
+        return Err(SecretError::NotStandard);
+    }
+    room_for_one(secrets.len() + keys.len())?;
+    Ok(keys.iter().cloned().chain([key]).collect())
+}
+
 /// What a signature covers besides the body, which always comes last: the one
 /// definition signing and verifying share, so the two cannot drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tower_claude_core::redis::RedisConnection;
-use tower_claude_core::{WarnOnce, redact_url};
+use tower_claude_core::{WarnOnce, redact_url, redact_urls};
 
 use crate::replay::{MemoryReplayCache, ReplayCache, ReplayCacheError, ReplayFuture};
 
@@ -137,11 +137,7 @@ impl Target {
     fn shown(&self) -> String {
         match self {
             Self::Single(url) => redact_url(url),
-            Self::Cluster(urls) => urls
-                .iter()
-                .map(|u| redact_url(u))
-                .collect::<Vec<_>>()
-                .join(","),
+            Self::Cluster(urls) => redact_urls(urls),
         }
     }
 }
@@ -188,10 +184,7 @@ impl RedisReplayCache {
     /// Why Redis did not answer (the URL shown without its password).
     pub async fn ping(&self, within: Duration) -> Result<(), ReplayCacheError> {
         let connection = &self.inner.connection;
-        match connection
-            .query::<String>(&redis::cmd("PING"), within)
-            .await
-        {
+        match connection.ping(within).await {
             Ok(_) => Ok(()),
             Err(error) => Err(ReplayCacheError(format!(
                 "Redis {}: {error}",

@@ -10,7 +10,7 @@ use http::header::HeaderValue;
 use crate::deliver::SendError;
 use crate::ed25519::StandardSigningKey;
 use crate::issued::Issued;
-use crate::scheme::{Keys, Scheme, SignedContent, names};
+use crate::scheme::{Keys, Scheme, SignedContent, names, room_for_one, with_ed25519};
 use crate::secret::{SecretError, WebhookSecret};
 use crate::wire::{push_hex_entry, push_standard_entry, push_v1a_entry};
 
@@ -104,16 +104,7 @@ impl Signer {
     /// [`SecretError::NotStandard`] in the `X-Webhook-*` scheme;
     /// [`SecretError::Count`] past 8 keys and secrets.
     pub fn try_also_signing_key(mut self, key: StandardSigningKey) -> Result<Self, SecretError> {
-        if self.scheme != Scheme::Standard {
-            return Err(SecretError::NotStandard);
-        }
-        let count = self.keys.len() + self.signing_keys.len() + 1;
-        if count > crate::wire::MAX_SIGNATURES {
-            return Err(SecretError::Count(count));
-        }
-        let mut keys = self.signing_keys.to_vec();
-        keys.push(key);
-        self.signing_keys = keys.into();
+        self.signing_keys = with_ed25519(self.scheme, &self.keys, &self.signing_keys, key)?;
         Ok(self)
     }
 
@@ -144,10 +135,7 @@ impl Signer {
     /// # Errors
     /// [`SecretError::Count`] past 8 secrets.
     pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
-        let count = self.keys.len() + self.signing_keys.len() + 1;
-        if count > crate::wire::MAX_SIGNATURES {
-            return Err(SecretError::Count(count));
-        }
+        room_for_one(self.keys.len() + self.signing_keys.len())?;
         self.keys = self.keys.with(&secret)?;
         Ok(self)
     }

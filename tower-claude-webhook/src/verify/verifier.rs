@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::ed25519::StandardPublicKey;
 use crate::replay::ReplayCache;
-use crate::scheme::{Keys, Scheme, SignedContent, names};
+use crate::scheme::{Keys, Scheme, SignedContent, names, room_for_one, with_ed25519};
 use crate::secret::{SecretError, WebhookSecret};
 use crate::verify::claim::{Claim, text};
 use crate::verify::{VerifiedWebhook, VerifyError};
@@ -112,16 +112,7 @@ impl Verifier {
         mut self,
         public_key: StandardPublicKey,
     ) -> Result<Self, SecretError> {
-        if self.scheme != Scheme::Standard {
-            return Err(SecretError::NotStandard);
-        }
-        let count = self.keys.len() + self.public_keys.len() + 1;
-        if count > crate::wire::MAX_SIGNATURES {
-            return Err(SecretError::Count(count));
-        }
-        let mut keys = self.public_keys.to_vec();
-        keys.push(public_key);
-        self.public_keys = keys.into();
+        self.public_keys = with_ed25519(self.scheme, &self.keys, &self.public_keys, public_key)?;
         Ok(self)
     }
 
@@ -153,10 +144,7 @@ impl Verifier {
     /// # Errors
     /// [`SecretError::Count`] past 8 secrets.
     pub fn try_also(mut self, secret: WebhookSecret) -> Result<Self, SecretError> {
-        let count = self.keys.len() + self.public_keys.len() + 1;
-        if count > crate::wire::MAX_SIGNATURES {
-            return Err(SecretError::Count(count));
-        }
+        room_for_one(self.keys.len() + self.public_keys.len())?;
         self.keys = self.keys.with(&secret)?;
         Ok(self)
     }

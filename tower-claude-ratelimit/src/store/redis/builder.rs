@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use tower_claude_core::redis::{LuaScript, RedisConnection};
-use tower_claude_core::{Clock, WarnOnce, redact_url};
+use tower_claude_core::{Clock, WarnOnce, redact_url, redact_urls};
 
 use super::{Counters, GCRA_SCRIPT, Inner, OnRedisFailure, RedisStore};
 use crate::store::memory::MemoryStore;
@@ -212,10 +212,7 @@ impl fmt::Debug for RedisStoreBuilder {
 impl fmt::Debug for RedisClusterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisClusterBuilder")
-            .field(
-                "urls",
-                &self.urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
-            )
+            .field("urls", &redact_urls(&self.urls))
             .field("settings", &self.settings)
             .finish()
     }
