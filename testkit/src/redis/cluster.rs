@@ -64,10 +64,10 @@ impl RedisCluster {
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect();
-        let replicas = replicas.to_string();
+        let replicas_arg = replicas.to_string();
         let mut args = vec!["--cluster", "create"];
         args.extend(addresses.iter().map(String::as_str));
-        args.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
+        args.extend(["--cluster-replicas", &replicas_arg, "--cluster-yes"]);
         let created = nodes[0].cli(&args);
         assert!(
             created.status.success(),
@@ -91,6 +91,21 @@ impl RedisCluster {
             c.nodes.iter().all(|n| {
                 let info = n.cli_text(&["INFO", "replication"]);
                 info.contains("role:master") || info.contains("master_link_status:up")
+            })
+        });
+        // Roles spread by gossip: wait until every node's view shows each
+        // replica as one, or a test that asks one node for a primary's
+        // replica could find none.
+        let primaries = count / (replicas + 1);
+        cluster.wait_until(Duration::from_secs(30), "every node sees the replicas", |c| {
+            c.nodes.iter().all(|n| {
+                let view: Vec<ClusterNode> = n
+                    .cli_text(&["CLUSTER", "NODES"])
+                    .lines()
+                    .filter_map(parse_node)
+                    .collect();
+                view.len() == count
+                    && view.iter().filter(|node| node.primary).count() == primaries
             })
         });
         cluster
