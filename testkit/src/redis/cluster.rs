@@ -97,17 +97,21 @@ impl RedisCluster {
         // replica as one, or a test that asks one node for a primary's
         // replica could find none.
         let primaries = count / (replicas + 1);
-        cluster.wait_until(Duration::from_secs(30), "every node sees the replicas", |c| {
-            c.nodes.iter().all(|n| {
-                let view: Vec<ClusterNode> = n
-                    .cli_text(&["CLUSTER", "NODES"])
-                    .lines()
-                    .filter_map(parse_node)
-                    .collect();
-                view.len() == count
-                    && view.iter().filter(|node| node.primary).count() == primaries
-            })
-        });
+        cluster.wait_until(
+            Duration::from_secs(30),
+            "every node sees the replicas",
+            |c| {
+                c.nodes.iter().all(|n| {
+                    let view: Vec<ClusterNode> = n
+                        .cli_text(&["CLUSTER", "NODES"])
+                        .lines()
+                        .filter_map(parse_node)
+                        .collect();
+                    view.len() == count
+                        && view.iter().filter(|node| node.primary).count() == primaries
+                })
+            },
+        );
         cluster
     }
 
