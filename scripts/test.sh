@@ -9,6 +9,9 @@
 #   - redis-server and redis-cli (Debian package redis-server)
 #   - Python's `cryptography` (python3-cryptography), the independent Ed25519
 #     the webhook `v1a` tests check against
+#   - Python's `prometheus_client` (python3-prometheus-client), the text-format
+#     parser the metrics tests scrape with
+#   - Python's `grpc` (python3-grpcio), the second gRPC client over TLS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,15 +20,16 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
   need_packages+=(redis-server)
 fi
 
-has_cryptography() {
+# A Python module, in the interpreter on PATH or Debian's (where apt installs).
+has_python_module() {
   for python in python3 /usr/bin/python3; do
-    command -v "$python" >/dev/null 2>&1 && "$python" -c 'import cryptography' 2>/dev/null && return 0
+    command -v "$python" >/dev/null 2>&1 && "$python" -c "import $1" 2>/dev/null && return 0
   done
   return 1
 }
-if ! has_cryptography; then
-  need_packages+=(python3-cryptography)
-fi
+has_python_module cryptography || need_packages+=(python3-cryptography)
+has_python_module prometheus_client || need_packages+=(python3-prometheus-client)
+has_python_module grpc || need_packages+=(python3-grpcio)
 
 if [ "${#need_packages[@]}" -gt 0 ]; then
   echo "==> installing ${need_packages[*]} (the tests start them on loopback)"

@@ -11,21 +11,14 @@ pub mod echo;
 pub mod grpc;
 pub mod hyper_app;
 pub mod notify;
+pub mod observe;
 pub mod redis;
 pub mod serve;
 pub mod stack;
 pub mod store;
 pub mod web;
 
-/// Logs to stderr, `info` unless `RUST_LOG` says otherwise.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
+pub use observe::init_tracing;
 
 /// Binds `bind`, prints the development token if one was generated, and the
 /// address it listens on (`<program> listening on http://...`, which the

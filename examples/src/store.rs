@@ -34,6 +34,13 @@ impl RateLimitStore for AnyStore {
     type Bucket = AnyBucket;
     type Future = Answer;
 
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Memory(store) => store.kind(),
+            Self::Redis(store) => store.kind(),
+        }
+    }
+
     fn bucket(&self, policy: &PolicyInfo) -> AnyBucket {
         match self {
             Self::Memory(store) => AnyBucket::Memory(store.bucket(policy)),

@@ -56,15 +56,26 @@ impl Refusal {
         }
     }
 
+    /// The code of the refusal's answer (its metrics label).
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "missing_credentials",
+            Self::Malformed(_) => "invalid_request",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::Unavailable(_) => "verifier_unavailable",
+        }
+    }
+
     pub(crate) fn rejection(self, config: &Config) -> Rejection {
         let challenges = &config.challenges;
         match self {
             Self::Missing => Rejection::unauthenticated(
-                "missing_credentials",
+                self.code(),
                 "this resource needs an `Authorization: Bearer <token>` header",
             )
             .with_header(WWW_AUTHENTICATE, challenges.missing.clone()),
-            Self::Malformed(why) => Rejection::unauthenticated("invalid_request", why)
+            Self::Malformed(why) => Rejection::unauthenticated(self.code(), why)
                 .with_header(WWW_AUTHENTICATE, challenges.invalid_request.clone()),
             Self::InvalidToken => {
                 // The default answers a wrong token with 403; RFC 6750
@@ -78,13 +89,13 @@ impl Refusal {
                     status,
                     GrpcStatus::Unauthenticated,
                     "authentication_error",
-                    "invalid_token",
+                    self.code(),
                     "the bearer token is not valid",
                 )
                 .with_header(WWW_AUTHENTICATE, challenges.invalid_token.clone())
             }
             Self::InsufficientScope => Rejection::forbidden(
-                "insufficient_scope",
+                self.code(),
                 "the key is valid but lacks a scope this resource needs",
             )
             .with_header(WWW_AUTHENTICATE, challenges.insufficient_scope.clone()),
@@ -93,7 +104,7 @@ impl Refusal {
                     .as_secs()
                     .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
                 Rejection::unavailable(
-                    "verifier_unavailable",
+                    self.code(),
                     "the credentials cannot be checked right now; retry later",
                 )
                 .with_header(RETRY_AFTER, HeaderValue::from(seconds.max(1)))

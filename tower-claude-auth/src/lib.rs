@@ -13,6 +13,9 @@ mod fair;
 mod future;
 mod keyed_hash;
 mod layer;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod service;
 mod store;
 mod token;

@@ -64,6 +64,8 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if self.is_exempt(&request) {
+            #[cfg(feature = "metrics")]
+            crate::metrics::public();
             return ResponseFuture::inner(self.inner.call(request));
         }
         let token = match bearer_token(request.headers()) {
@@ -176,6 +178,8 @@ fn judge(config: &Config, verification: Verification) -> Result<Authenticated, R
         Verification::Valid(who) => {
             if config.required_scopes.iter().all(|s| who.has_scope(s)) {
                 tracing::debug!(target: "tower_claude_auth", key = %who.key, "bearer authentication succeeded");
+                #[cfg(feature = "metrics")]
+                crate::metrics::allowed();
                 Ok(who)
             } else {
                 tracing::info!(target: "tower_claude_auth", key = %who.key, "bearer key lacks a required scope");
@@ -192,6 +196,8 @@ fn respond<B, ReqBody>(
     request: &Request<ReqBody>,
     refusal: Refusal,
 ) -> Response<ResponseBody<B>> {
+    #[cfg(feature = "metrics")]
+    crate::metrics::refused(refusal.code());
     refusal.log(config, request);
     config
         .responder

@@ -53,6 +53,8 @@ pub(crate) struct Policy<B> {
     pub(crate) info: PolicyInfo,
     pub(crate) bucket: B,
     pub(crate) headers: Arc<PolicyHeaders>,
+    #[cfg(feature = "metrics")]
+    pub(crate) counters: Arc<crate::metrics::PolicyCounters>,
 }
 
 pub(crate) struct Route<B> {
@@ -285,9 +287,13 @@ impl<St: RateLimitStore> RateLimitLayer<St> {
 
 fn policy<St: RateLimitStore>(store: &St, name: Arc<str>, quota: Quota) -> Policy<St::Bucket> {
     let headers = Arc::new(PolicyHeaders::new(&name, quota));
+    #[cfg(feature = "metrics")]
+    let counters = Arc::new(crate::metrics::PolicyCounters::new(Arc::clone(&name)));
     let info = PolicyInfo::new(name, quota);
     Policy {
         bucket: store.bucket(&info),
+        #[cfg(feature = "metrics")]
+        counters,
         info,
         headers,
     }
@@ -340,6 +346,8 @@ impl<B: Clone> Clone for Policy<B> {
             info: self.info.clone(),
             bucket: self.bucket.clone(),
             headers: Arc::clone(&self.headers),
+            #[cfg(feature = "metrics")]
+            counters: Arc::clone(&self.counters),
         }
     }
 }

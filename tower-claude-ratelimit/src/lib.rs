@@ -11,6 +11,9 @@ mod future;
 mod headers;
 mod key;
 mod layer;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod plan;
 mod quota;
 mod service;

@@ -70,6 +70,13 @@ impl<St: RateLimitStore> Config<St> {
         )
     }
 
+    /// The policy a request to `path` falls under, whether it is limited or
+    /// not (for the metrics of requests that reach no store).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn policy_of(&self, method: &Method, path: &str) -> &Policy<St::Bucket> {
+        self.policy(self.policy_for(method, path))
+    }
+
     pub(crate) fn policy(&self, id: PolicyId) -> &Policy<St::Bucket> {
         id.0.and_then(|index| self.routes.get(index))
             .map_or(&self.default, |route| &route.policy)

@@ -13,6 +13,8 @@ use crate::decision::Decision;
 use crate::future::{ResponseFuture, Stamp};
 use crate::headers::RateLimitHeaders;
 use crate::layer::{Config, LAYER, Policy};
+#[cfg(feature = "metrics")]
+use crate::metrics::Outcome;
 use crate::plan::Plan;
 use crate::store::{Check, RateLimitStore, StoreError};
 
@@ -56,14 +58,28 @@ where
             request.extensions(),
         );
         let (id, key) = match plan {
-            Plan::Pass => return ResponseFuture::inner(self.inner.call(request), None),
+            Plan::Pass => {
+                #[cfg(feature = "metrics")]
+                count_unlimited(config, &request, Outcome::Exempt);
+                return ResponseFuture::inner(self.inner.call(request), None);
+            }
             Plan::Refuse(rejection) => {
+                #[cfg(feature = "metrics")]
+                count_unlimited(config, &request, Outcome::Unidentified);
                 return ResponseFuture::refused(config.responder.respond_to(&request, &rejection));
             }
             Plan::Limit(id, key) => (id, key),
         };
         let policy = config.policy(id);
-        match config.store.check(&policy.bucket, &key) {
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let check = config.store.check(&policy.bucket, &key);
+        #[cfg(feature = "metrics")]
+        if let Check::Ready(answer) = &check {
+            crate::metrics::store_took(config.store.kind(), started.elapsed());
+            policy.counters.decided(answer);
+        }
+        match check {
             Check::Ready(Ok(decision)) if decision.is_allowed() => {
                 let stamp = stamp(config, policy, decision);
                 ResponseFuture::inner(self.inner.call(request), stamp)
@@ -78,7 +94,13 @@ where
                 let config = Arc::clone(&self.config);
                 ResponseFuture::deciding(Box::pin(async move {
                     let policy = config.policy(id);
-                    match decision.await {
+                    let decision = decision.await;
+                    #[cfg(feature = "metrics")]
+                    {
+                        crate::metrics::store_took(config.store.kind(), started.elapsed());
+                        policy.counters.decided(&decision);
+                    }
+                    match decision {
                         Ok(decision) if decision.is_allowed() => {
                             let stamp = stamp(&config, policy, decision);
                             let mut response = inner.call(request).await?;
@@ -93,6 +115,19 @@ where
             }
         }
     }
+}
+
+/// Counts a request that reached no store under the policy of its path.
+#[cfg(feature = "metrics")]
+fn count_unlimited<St: RateLimitStore, B>(
+    config: &Config<St>,
+    request: &Request<B>,
+    outcome: Outcome,
+) {
+    config
+        .policy_of(request.method(), request.uri().path())
+        .counters
+        .count(outcome);
 }
 
 /// The fields to write on an admitted request's response, if any are on.

@@ -8,6 +8,9 @@
 pub mod deliver;
 mod ed25519;
 mod issued;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod replay;
 mod scheme;
 mod secret;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::grpc::{DEFAULT_BIND, PUBLIC_RPCS, serve};
+use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
 use tower_claude_examples::stack::Stack;
 use tower_claude_examples::{init_tracing, listen, shutdown_signal};
 
@@ -18,12 +19,20 @@ use tower_claude_examples::{init_tracing, listen, shutdown_signal};
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.observe.log_format);
+    if let Err(error) = serve_metrics("grpc-server", &cli.metrics).await {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     let stack = match Stack::new(&cli.server, &PUBLIC_RPCS) {
         Ok(stack) => stack,
         Err(error) => {

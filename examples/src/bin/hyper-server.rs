@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::hyper_app::serve;
+use tower_claude_examples::observe::ObserveArgs;
 use tower_claude_examples::stack::Stack;
 use tower_claude_examples::{init_tracing, listen};
 
@@ -18,12 +19,14 @@ use tower_claude_examples::{init_tracing, listen};
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.observe.log_format);
     let stack = match Stack::new(&cli.server, &[]) {
         Ok(stack) => stack,
         Err(error) => {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
+use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::web::reference_app;
 use tower_claude_examples::{init_tracing, listen, shutdown_signal};
@@ -21,12 +22,20 @@ use tower_claude_examples::{init_tracing, listen, shutdown_signal};
 struct Cli {
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    observe: ObserveArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.observe.log_format);
+    if let Err(error) = serve_metrics("reference-server", &cli.metrics).await {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     let app = match reference_app(&cli.server) {
         Ok(app) => app,
         Err(error) => {

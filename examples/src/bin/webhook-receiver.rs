@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use axum::{Extension, Router};
 use clap::Parser;
+use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
 use tower_claude_ratelimit::{Quota, RateLimitLayer};
@@ -38,6 +39,10 @@ struct Cli {
     /// on `/standard` (`v1a`; repeatable, for a rotation).
     #[arg(long = "standard-public-key", env = "TOWER_CLAUDE_STANDARD_PUBLIC_KEY")]
     standard_public_keys: Vec<String>,
+    #[command(flatten)]
+    observe: ObserveArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 async fn print(Extension(hook): Extension<VerifiedWebhook>, body: Bytes) -> &'static str {
@@ -79,8 +84,12 @@ fn standard_verifier(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.observe.log_format);
+    if let Err(error) = serve_metrics("webhook-receiver", &cli.metrics).await {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     let secret = match WebhookSecret::new(cli.secret) {
         Ok(secret) => secret,
         Err(error) => {

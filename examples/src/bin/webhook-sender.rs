@@ -12,6 +12,7 @@ use bytes::Bytes;
 use clap::Parser;
 use tower_claude_examples::init_tracing;
 use tower_claude_examples::notify::Notifier;
+use tower_claude_examples::observe::ObserveArgs;
 use tower_claude_webhook::deliver::RetryPolicy;
 use tower_claude_webhook::sign::Signer;
 use tower_claude_webhook::{StandardSigningKey, WebhookSecret};
@@ -65,6 +66,8 @@ struct Cli {
     /// Permit an `http://` URL.
     #[arg(long)]
     allow_insecure: bool,
+    #[command(flatten)]
+    observe: ObserveArgs,
 }
 
 /// The signer the options ask for: Standard Webhooks when a Standard secret
@@ -97,8 +100,8 @@ fn signer(cli: &Cli) -> Result<Signer, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.observe.log_format);
     if cli.generate_keypair {
         return match StandardSigningKey::generate() {
             Ok(key) => {

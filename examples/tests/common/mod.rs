@@ -14,6 +14,8 @@ pub struct Running {
     pub stdout: Option<mpsc::Receiver<String>>,
     /// Lines of stderr after the listening line.
     pub stderr: Option<mpsc::Receiver<String>>,
+    /// Where it serves `/metrics`, with `--metrics-bind`.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl Drop for Running {
@@ -74,6 +76,7 @@ fn start_configured(program: &str, args: &[&str], log: &str, env: &[(&str, &str)
         token: None,
         stdout: Some(out_received),
         stderr: None,
+        metrics: None,
     };
     loop {
         let line = received
@@ -81,6 +84,9 @@ fn start_configured(program: &str, args: &[&str], log: &str, env: &[(&str, &str)
             .unwrap_or_else(|_| panic!("{program} did not say where it listens"));
         if let Some(t) = line.strip_prefix("Development token: ") {
             running.token = Some(t.to_owned());
+        }
+        if let Some(url) = line.split("metrics on http://").nth(1) {
+            running.metrics = url.trim().trim_end_matches("/metrics").parse().ok();
         }
         if let Some(url) = line.split("listening on http://").nth(1) {
             running.addr = url.trim().parse().unwrap();
@@ -96,4 +102,89 @@ pub fn reference_server(args: &[&str]) -> Running {
     let mut all = vec!["--bind", "127.0.0.1:0"];
     all.extend_from_slice(args);
     start(env!("CARGO_BIN_EXE_reference-server"), &all)
+}
+
+/// One sample of a scrape, as Prometheus' text parser read it.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub family_type: String,
+    pub name: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A scrape of `GET /metrics`: its content type, and its samples.
+pub struct Scrape {
+    pub content_type: String,
+    pub samples: Vec<Sample>,
+}
+
+impl Scrape {
+    /// The value of the series `name` with exactly these labels, 0 when absent
+    /// (a counter never incremented is not written).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let wanted: std::collections::BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let found: Vec<&Sample> = self
+            .samples
+            .iter()
+            .filter(|s| s.name == name && s.labels == wanted)
+            .collect();
+        assert!(found.len() <= 1, "{name} {labels:?} twice: {found:?}");
+        found.first().map_or(0.0, |s| s.value)
+    }
+
+    /// Every series of `name`, whatever its labels.
+    pub fn series(&self, name: &str) -> Vec<&Sample> {
+        self.samples.iter().filter(|s| s.name == name).collect()
+    }
+}
+
+/// Scrapes `http://addr/metrics` with Python's `prometheus_client` parser;
+/// the test fails, naming the fix, when it is not installed.
+pub fn scrape(addr: std::net::SocketAddr) -> Scrape {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/prometheus_samples.py");
+    let url = format!("http://{addr}/metrics");
+    for python in ["python3", "/usr/bin/python3"] {
+        let has = Command::new(python)
+            .args(["-c", "import prometheus_client"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !has {
+            continue;
+        }
+        let output = Command::new(python)
+            .args([script, &url])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+        assert!(
+            output.status.success(),
+            "the scrape failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut lines = std::str::from_utf8(&output.stdout).unwrap().lines();
+        let head: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        let samples = lines
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                Sample {
+                    family_type: v["type"].as_str().unwrap().to_owned(),
+                    name: v["name"].as_str().unwrap().to_owned(),
+                    labels: serde_json::from_value(v["labels"].clone()).unwrap(),
+                    value: v["value"].as_f64().unwrap(),
+                }
+            })
+            .collect();
+        return Scrape {
+            content_type: head["content_type"].as_str().unwrap_or_default().to_owned(),
+            samples,
+        };
+    }
+    panic!(
+        "Python's prometheus_client is missing: run `bash scripts/test.sh`, which installs it \
+         (or `apt-get install -y python3-prometheus-client`)"
+    );
 }

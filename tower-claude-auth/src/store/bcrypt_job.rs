@@ -70,11 +70,18 @@ impl BcryptJob {
             return Verification::Invalid;
         };
         let inner = &self.store.inner;
+        #[cfg(feature = "metrics")]
+        let started = Instant::now();
         let outcome = inner
             .pool
             .verify(client, self.secret.clone(), Arc::clone(hash))
             .await;
         let now = Instant::now();
+        #[cfg(feature = "metrics")]
+        if let BcryptOutcome::Match | BcryptOutcome::Mismatch = outcome {
+            let valid = matches!(outcome, BcryptOutcome::Match);
+            crate::metrics::bcrypt_run(valid, now.saturating_duration_since(started));
+        }
         match outcome {
             BcryptOutcome::Match => {
                 inner.valid.insert(self.hash, Arc::clone(&self.entry), now);

@@ -43,6 +43,13 @@ pub trait RateLimitStore: Clone + Send + Sync + 'static {
 
     /// One request of `key` under the policy of `bucket`.
     fn check(&self, bucket: &Self::Bucket, key: &ClientKey) -> Check<Self::Future>;
+
+    /// What the store is, for the `store` label of the layer's store-latency
+    /// metric (the `metrics` feature): `memory`, `redis`, or a custom store's
+    /// own name (`custom` unless it says).
+    fn kind(&self) -> &'static str {
+        "custom"
+    }
 }
 
 /// The answer of [`RateLimitStore::check`].

@@ -213,6 +213,8 @@ where
         Ok(headers) => headers,
         Err(error) => {
             let error = end(0, DeliveryFailure::Refused(error));
+            #[cfg(feature = "metrics")]
+            crate::metrics::delivery(false, config.signer.scheme());
             tracing::error!(target: "tower_claude_webhook", error = %error, "webhook refused before sending");
             return Err(error);
         }
@@ -238,6 +240,8 @@ where
                 Some(failure) => end(attempt - 1, failure),
                 None => end(0, DeliveryFailure::Refused(error)),
             };
+            #[cfg(feature = "metrics")]
+            crate::metrics::delivery(false, config.signer.scheme());
             tracing::error!(target: "tower_claude_webhook", error = %error, "webhook not delivered");
             return Err(error);
         }
@@ -265,6 +269,11 @@ where
                         elapsed: started.elapsed(),
                     };
                     tracing::info!(target: "tower_claude_webhook", delivery_id = %id, attempts = attempt, status = status.as_u16(), elapsed_ms = report.elapsed.as_millis() as u64, "webhook delivered");
+                    #[cfg(feature = "metrics")]
+                    {
+                        crate::metrics::attempt("ok");
+                        crate::metrics::delivery(true, config.signer.scheme());
+                    }
                     return Ok(report);
                 }
                 let outcome = AttemptOutcome::Answered(status, retry_after(response.headers()));
@@ -281,11 +290,18 @@ where
         };
         match config.retry.next_delay(attempt, outcome) {
             Some(delay) => {
+                #[cfg(feature = "metrics")]
+                crate::metrics::attempt("retryable");
                 tracing::debug!(target: "tower_claude_webhook", delivery_id = %id, next_attempt = attempt.saturating_add(1), delay_ms = delay.as_millis() as u64, "webhook will be retried");
                 last_failure = Some(failure);
                 tokio::time::sleep(delay).await;
             }
             None => {
+                #[cfg(feature = "metrics")]
+                {
+                    crate::metrics::attempt("final");
+                    crate::metrics::delivery(false, config.signer.scheme());
+                }
                 let error = end(attempt, failure);
                 tracing::error!(target: "tower_claude_webhook", error = %error, "webhook not delivered");
                 return Err(error);

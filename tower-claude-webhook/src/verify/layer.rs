@@ -188,6 +188,8 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let refuse = |parts: &http::request::Parts, rejection: Rejection| {
+                #[cfg(feature = "metrics")]
+                crate::metrics::refused(rejection.code());
                 config.log_refusal(parts, &rejection);
                 let head =
                     tower_claude_core::RequestHead::new(&parts.method, &parts.uri, &parts.headers)
@@ -210,7 +212,11 @@ where
             if let Some(delivery) = &delivery {
                 match config.verifier.is_processed(delivery).await {
                     Ok(false) => {}
-                    Ok(true) => return Ok(duplicate(&webhook)),
+                    Ok(true) => {
+                        #[cfg(feature = "metrics")]
+                        crate::metrics::already_processed();
+                        return Ok(duplicate(&webhook));
+                    }
                     Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
                 }
             }
@@ -220,6 +226,8 @@ where
                 event = webhook.event.as_deref(),
                 "webhook verified"
             );
+            #[cfg(feature = "metrics")]
+            crate::metrics::accepted();
             parts.extensions.insert(webhook.clone());
             let response = inner
                 .call(Request::from_parts(parts, B::from(bytes)))

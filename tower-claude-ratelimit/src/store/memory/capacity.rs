@@ -81,7 +81,7 @@ impl MemoryStore {
                     // Another request of this client got in first: its step counts.
                     Entry::Occupied(mut entry) => step(table, entry.get_mut(), now),
                     Entry::Vacant(entry) => {
-                        self.track(entry, tat);
+                        self.track(table, entry, tat);
                         admitted
                     }
                 };

@@ -115,6 +115,8 @@ struct Table {
     tolerance: u64,
     name: Arc<str>,
     shared: Arc<Shared>,
+    #[cfg(feature = "metrics")]
+    tracked: crate::metrics::TrackedGauge,
 }
 
 impl Drop for Table {
@@ -123,6 +125,8 @@ impl Drop for Table {
         self.shared
             .tracked
             .fetch_sub(self.map.len(), Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.tracked.sub(self.map.len());
     }
 }
 
@@ -251,7 +255,7 @@ impl MemoryStore {
                     return decision;
                 };
                 if self.has_room() {
-                    self.track(entry, tat);
+                    self.track(table, entry, tat);
                     return decision;
                 }
                 drop(entry);
@@ -261,10 +265,14 @@ impl MemoryStore {
     }
 
     /// Tracks a new client whose bucket's step gave `tat`.
-    fn track(&self, entry: VacantEntry<'_, Slot, u64>, tat: u64) {
+    fn track(&self, table: &Table, entry: VacantEntry<'_, Slot, u64>, tat: u64) {
         // Counted before it is visible, so a sweep can never subtract it
         // first and wrap the count.
         self.shared.tracked.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        table.tracked.add(1);
+        #[cfg(not(feature = "metrics"))]
+        let _ = table;
         self.shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
         entry.insert(tat);
     }
@@ -293,6 +301,8 @@ fn sweep_table(table: &Table, now: u64) -> (usize, u64) {
         keep
     });
     table.shared.tracked.fetch_sub(forgotten, Ordering::Relaxed);
+    #[cfg(feature = "metrics")]
+    table.tracked.sub(forgotten);
     (forgotten, earliest)
 }
 
@@ -309,6 +319,10 @@ impl Default for MemoryStore {
 impl RateLimitStore for MemoryStore {
     type Bucket = MemoryBucket;
     type Future = std::future::Ready<Result<Decision, StoreError>>;
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
 
     /// The table of `policy`: the one another layer on this store already
     /// made for the same name and quota, or a new one.
@@ -330,6 +344,8 @@ impl RateLimitStore for MemoryStore {
             tolerance,
             name: policy.name().into(),
             shared: Arc::clone(&self.shared),
+            #[cfg(feature = "metrics")]
+            tracked: crate::metrics::TrackedGauge::new(policy.name().into()),
         });
         registry.push(Arc::downgrade(&table));
         MemoryBucket { table }

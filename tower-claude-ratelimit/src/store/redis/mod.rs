@@ -141,6 +141,10 @@ impl RateLimitStore for RedisStore {
     type Bucket = RedisBucket;
     type Future = Answer;
 
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
     fn bucket(&self, policy: &PolicyInfo) -> RedisBucket {
         let quota = policy.quota();
         // Microseconds, rounded up: a rate finer than a microsecond per request

@@ -1,0 +1,129 @@
+//! What the programs tell their operators: the log format, and Prometheus
+//! metrics on a listener of their own.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::serve::{Limits, serve};
+
+/// Options every reference program shares for logs and metrics.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ObserveArgs {
+    /// Log lines as `text` or as `json` (one object per line, for `jq` and log
+    /// collectors).
+    #[arg(long, env = "TOWER_CLAUDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--metrics-bind`, on the programs that serve metrics.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics at `GET /metrics` on this address, a listener
+    /// of its own (never the public port; bind it where only the scraper
+    /// reaches, such as 127.0.0.1:9090).
+    #[arg(long, env = "TOWER_CLAUDE_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, the event's fields at the top level.
+    Json,
+}
+
+/// Logs to stderr in `format`, `info` unless `RUST_LOG` says otherwise.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+    };
+}
+
+/// Histograms are exported as Prometheus histograms with these buckets
+/// (without buckets the exporter would write summaries, which cannot be
+/// summed across instances).
+fn recorder() -> Result<PrometheusHandle, String> {
+    let buckets = [
+        (
+            tower_claude_auth::metrics::BCRYPT_SECONDS,
+            tower_claude_auth::metrics::BCRYPT_SECONDS_BUCKETS,
+        ),
+        (
+            tower_claude_ratelimit::metrics::STORE_SECONDS,
+            tower_claude_ratelimit::metrics::STORE_SECONDS_BUCKETS,
+        ),
+    ];
+    buckets
+        .into_iter()
+        .try_fold(PrometheusBuilder::new(), |builder, (name, buckets)| {
+            builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
+        })
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|error| format!("cannot install the metrics recorder: {error}"))
+}
+
+/// With `--metrics-bind`: installs the Prometheus recorder (before the first
+/// request, so every layer records into it), binds the address and serves
+/// `GET /metrics` there in the background. Prints
+/// `<program> metrics on http://ADDR/metrics`.
+///
+/// # Errors
+/// The address cannot be bound, or a recorder is already installed.
+pub async fn serve_metrics(program: &str, args: &MetricsArgs) -> Result<(), String> {
+    let Some(bind) = args.metrics_bind else {
+        return Ok(());
+    };
+    let handle = recorder()?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|error| format!("cannot listen on {bind} for metrics: {error}"))?;
+    if let Ok(addr) = listener.local_addr() {
+        eprintln!("{program} metrics on http://{addr}/metrics");
+    }
+    // Histograms keep their samples until upkeep folds them in; a scrape
+    // does it too, this bounds the memory between scrapes.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    tokio::spawn(serve(
+        listener,
+        app,
+        Limits::default(),
+        std::future::pending::<()>(),
+    ));
+    Ok(())
+}
