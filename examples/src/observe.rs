@@ -2,13 +2,15 @@
 //! metrics on a listener of their own.
 
 use std::net::SocketAddr;
+#[cfg(feature = "metrics")]
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::header::CONTENT_TYPE;
-use axum::routing::get;
+#[cfg(feature = "metrics")]
+use axum::{Router, http::header::CONTENT_TYPE, routing::get};
+#[cfg(feature = "metrics")]
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+#[cfg(feature = "metrics")]
 use crate::serve::{Limits, serve};
 
 /// Options every reference program shares for logs and metrics.
@@ -56,10 +58,14 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
-/// Histograms are exported as Prometheus histograms with these buckets
-/// (without buckets the exporter would write summaries, which cannot be
-/// summed across instances).
-fn recorder() -> Result<PrometheusHandle, String> {
+/// Installs the Prometheus recorder. Histograms are exported as Prometheus
+/// histograms with the layers' buckets (without buckets the exporter would
+/// write summaries, which cannot be summed across instances).
+///
+/// # Errors
+/// A recorder is already installed.
+#[cfg(feature = "metrics")]
+pub fn recorder() -> Result<PrometheusHandle, String> {
     let buckets = [
         (
             tower_claude_auth::metrics::BCRYPT_SECONDS,
@@ -90,6 +96,16 @@ pub async fn serve_metrics(program: &str, args: &MetricsArgs) -> Result<(), Stri
     let Some(bind) = args.metrics_bind else {
         return Ok(());
     };
+    #[cfg(not(feature = "metrics"))]
+    return Err(format!(
+        "{program} was built without the `metrics` feature; --metrics-bind {bind} needs it"
+    ));
+    #[cfg(feature = "metrics")]
+    serve_recorded(program, bind).await
+}
+
+#[cfg(feature = "metrics")]
+async fn serve_recorded(program: &str, bind: SocketAddr) -> Result<(), String> {
     let handle = recorder()?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await

@@ -12,7 +12,11 @@ const AUTH: &str = "tower_claude_auth_requests_total";
 const LIMIT: &str = "tower_claude_ratelimit_requests_total";
 
 fn metrics_of(server: &Running) -> Scrape {
-    scrape(server.metrics.expect("the program printed where it serves metrics"))
+    scrape(
+        server
+            .metrics
+            .expect("the program printed where it serves metrics"),
+    )
 }
 
 #[tokio::test]
@@ -28,14 +32,21 @@ async fn reference_server_counts_each_decision_exactly() {
     ]);
     let good = [("authorization", "Bearer metrics-token")];
     for _ in 0..3 {
-        assert_eq!(get(server.addr, "/health", &[]).await.status, StatusCode::OK);
+        assert_eq!(
+            get(server.addr, "/health", &[]).await.status,
+            StatusCode::OK
+        );
     }
     let statuses = [
         get(server.addr, "/api/whoami", &good).await.status,
         get(server.addr, "/api/whoami", &good).await.status,
-        get(server.addr, "/api/whoami", &[("authorization", "Bearer wrong")])
-            .await
-            .status,
+        get(
+            server.addr,
+            "/api/whoami",
+            &[("authorization", "Bearer wrong")],
+        )
+        .await
+        .status,
         get(server.addr, "/api/whoami", &[]).await.status,
         get(server.addr, "/api/whoami", &good).await.status,
         get(server.addr, "/api/whoami", &good).await.status,
@@ -175,7 +186,14 @@ async fn webhook_metrics_count_deliveries_attempts_and_verifications() {
         assert_eq!(reply.status, status, "{}", reply.body);
     }
     // A delivery without its signature headers.
-    let unsigned = send(receiver.addr, Method::POST, "/webhooks/incoming", &[], b"{}").await;
+    let unsigned = send(
+        receiver.addr,
+        Method::POST,
+        "/webhooks/incoming",
+        &[],
+        b"{}",
+    )
+    .await;
     assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
 
     let verified = metrics_of(&receiver);
@@ -189,7 +207,9 @@ async fn webhook_metrics_count_deliveries_attempts_and_verifications() {
     assert_eq!(verifications("refused", "bad_signature"), 1.0);
     assert_eq!(verifications("refused", "missing_signature_header"), 1.0);
     assert_eq!(
-        verified.series("tower_claude_webhook_verifications_total").len(),
+        verified
+            .series("tower_claude_webhook_verifications_total")
+            .len(),
         3
     );
 
@@ -241,10 +261,7 @@ async fn webhook_receiver_serves_metrics() {
     assert_eq!(refused[0].labels["outcome"], "refused");
     assert_eq!(refused[0].value, 1.0);
     assert_eq!(
-        scrape.value(
-            LIMIT,
-            &[("policy", "default"), ("outcome", "admitted")]
-        ),
+        scrape.value(LIMIT, &[("policy", "default"), ("outcome", "admitted")]),
         1.0,
         "the receiver's own rate limit"
     );

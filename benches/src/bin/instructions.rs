@@ -5,7 +5,8 @@
 //! reports the difference per call, which cancels start-up and warm-up.
 //!
 //! Usage: `instructions <group> <scenario> <iterations>`; groups: auth, headers,
-//! ratelimit, stack.
+//! ratelimit, stack. Built with `--features metrics`, the layers record into a
+//! Prometheus recorder.
 
 use std::process::ExitCode;
 
@@ -50,6 +51,13 @@ fn main() -> ExitCode {
         eprintln!("cannot start a tokio runtime");
         return ExitCode::FAILURE;
     };
+    // Built with `--features metrics`, the layers record into the exporter
+    // the programs use, as they would in production.
+    #[cfg(feature = "metrics")]
+    if let Err(error) = tower_claude_examples::observe::recorder() {
+        eprintln!("{error}");
+        return ExitCode::FAILURE;
+    }
     runtime.block_on(async {
         let Some((mut service, request)) = service(group, scenario).await else {
             eprintln!("unknown group {group}");
