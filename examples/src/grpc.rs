@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use tokio_rustls::TlsAcceptor;
 use tonic::service::Routes;
 use tower::ServiceBuilder;
 
@@ -14,12 +15,13 @@ use crate::stack::Stack;
 pub const PUBLIC_RPCS: [&str; 1] = ["/grpc.health.v1.Health/Check"];
 
 /// Serves health and echo behind the stack's rate limiting and auth, over
-/// HTTP/2 only, until `shutdown` resolves, with the limits of [`crate::serve`]
+/// HTTP/2 only (over TLS with `tls`, offering ALPN `h2`), until `shutdown` resolves, with the limits of [`crate::serve`]
 /// (tonic's own `Server` sets no deadline on an HTTP/2 handshake or first
 /// request, so the loop is ours).
 pub async fn serve(
     stack: Stack,
     listener: tokio::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), std::convert::Infallible> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -33,7 +35,10 @@ pub async fn serve(
         http2_only: true,
         ..Limits::default()
     };
-    crate::serve::serve(listener, service, limits, shutdown).await;
+    match tls {
+        Some(tls) => crate::serve::serve_tls(listener, tls, service, limits, shutdown).await,
+        None => crate::serve::serve(listener, service, limits, shutdown).await,
+    }
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub mod redis;
 pub mod serve;
 pub mod stack;
 pub mod store;
+pub mod tls;
 pub mod web;
 
 pub use observe::init_tracing;
@@ -31,6 +32,19 @@ pub async fn listen(
     bind: std::net::SocketAddr,
     dev_token: Option<&str>,
 ) -> Result<tokio::net::TcpListener, std::process::ExitCode> {
+    listen_as(program, "http", bind, dev_token).await
+}
+
+/// [`listen`], announcing `scheme` (`https` for a server over TLS).
+///
+/// # Errors
+/// The exit code to return when `bind` cannot be bound.
+pub async fn listen_as(
+    program: &str,
+    scheme: &str,
+    bind: std::net::SocketAddr,
+    dev_token: Option<&str>,
+) -> Result<tokio::net::TcpListener, std::process::ExitCode> {
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -42,7 +56,7 @@ pub async fn listen(
         stack::announce_dev_token(token);
     }
     match listener.local_addr() {
-        Ok(addr) => eprintln!("{program} listening on http://{addr}"),
+        Ok(addr) => eprintln!("{program} listening on {scheme}://{addr}"),
         Err(error) => eprintln!("{program} listening (address unknown: {error})"),
     }
     Ok(listener)

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod redis;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};

@@ -225,6 +225,7 @@ async fn grpc_server(per_minute: u32) -> String {
     tokio::spawn(tower_claude_examples::grpc::serve(
         stack,
         listener,
+        None,
         std::future::pending(),
     ));
     format!("http://{addr}")

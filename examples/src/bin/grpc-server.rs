@@ -8,7 +8,8 @@ use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::grpc::{DEFAULT_BIND, PUBLIC_RPCS, serve};
 use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
 use tower_claude_examples::stack::Stack;
-use tower_claude_examples::{init_tracing, listen, shutdown_signal};
+use tower_claude_examples::tls::TlsArgs;
+use tower_claude_examples::{init_tracing, listen_as, shutdown_signal};
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +24,8 @@ struct Cli {
     observe: ObserveArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 #[tokio::main]
@@ -40,8 +43,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tls = match cli.tls.acceptor(&[b"h2"]) {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let bind = cli.server.bind.unwrap_or(DEFAULT_BIND);
-    let listener = match listen("grpc-server", bind, stack.dev_token.as_deref()).await {
+    let listener = match listen_as("grpc-server", scheme, bind, stack.dev_token.as_deref()).await {
         Ok(listener) => listener,
         Err(code) => return code,
     };
@@ -49,7 +60,7 @@ async fn main() -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    match serve(stack, listener, shutdown_signal()).await {
+    match serve(stack, listener, tls, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(never) => match never {},
     }

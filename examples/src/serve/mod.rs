@@ -17,6 +17,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Service, ServiceExt};
 use tower_claude_core::PeerAddr;
 
@@ -100,6 +103,46 @@ pub async fn serve<S, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_with(listener, None, service, limits, shutdown).await;
+}
+
+/// [`serve`] over TLS: each connection's handshake must end within the head
+/// timeout. Every request carries the peer as tonic's own
+/// `TlsConnectInfo<TcpConnectInfo>`, the extension a tonic server with TLS
+/// records (read by the layers with tower-claude-core's `tonic-tls` feature).
+pub async fn serve_tls<S, B>(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    service: S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_with(listener, Some(tls), service, limits, shutdown).await;
+}
+
+async fn serve_with<S, B>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    service: S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let builder = Arc::new(builder(&limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let clients: Clients = Arc::default();
@@ -131,69 +174,28 @@ pub async fn serve<S, B>(
             drop(stream);
             continue;
         };
-        let first_request = Arc::new(Notify::new());
-        let activity = Arc::new(Activity::new());
-        let per_request = deadline(service.clone(), limits.request_timeout);
-        let seen = Arc::clone(&first_request);
-        let active = Arc::clone(&activity);
-        let per_connection = tower::service_fn(move |mut request: Request<Incoming>| {
-            seen.notify_one();
-            request.extensions_mut().insert(PeerAddr(peer));
-            request.extensions_mut().insert(ConnectInfo(peer));
-            // Open until the response body ends: a long stream (gRPC
-            // Health/Watch, a slow download) is activity, not idleness.
-            let open = Open::new(Arc::clone(&active));
-            let call = per_request.clone().oneshot(request);
-            async move {
-                let response = call.await?;
-                Ok::<_, Infallible>(response.map(|body| OpenBody::new(body, open)))
-            }
-        });
-        let builder = Arc::clone(&builder);
-        let mut stopped = stopped.clone();
+        let connection = Connection {
+            peer,
+            service: service.clone(),
+            builder: Arc::clone(&builder),
+            limits,
+            stopped: stopped.clone(),
+        };
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let _held = held;
-            let connection = builder.serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(per_connection),
-            );
-            tokio::pin!(connection);
-            // HTTP/1 heads have hyper's own deadline; this one also bounds an
-            // HTTP/2 handshake and first HEADERS, which hyper does not.
-            let head = tokio::time::sleep(limits.head_timeout);
-            tokio::pin!(head);
-            let mut waiting_for_first = true;
-            let mut idle_check =
-                tokio::time::interval((limits.idle_timeout / 4).max(Duration::from_millis(10)));
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(error) = result {
-                            tracing::debug!(%peer, %error, "connection ended with an error");
-                        }
-                        return;
-                    }
-                    () = first_request.notified(), if waiting_for_first => {
-                        waiting_for_first = false;
-                    }
-                    () = &mut head, if waiting_for_first => {
-                        tracing::debug!(%peer, "no request within the head timeout: closing");
-                        return;
-                    }
-                    _ = idle_check.tick(), if !waiting_for_first => {
-                        if activity.idle_for() >= limits.idle_timeout {
-                            tracing::debug!(%peer, "idle past the idle timeout: closing");
-                            connection.as_mut().graceful_shutdown();
-                            let _ = tokio::time::timeout(limits.request_timeout, connection.as_mut()).await;
-                            return;
-                        }
-                    }
-                    _ = stopped.changed() => {
-                        connection.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(limits.request_timeout, connection.as_mut()).await;
-                        return;
-                    }
+            let Some(tls) = tls else {
+                return connection.run(stream, Stamp::Plain(peer)).await;
+            };
+            match tokio::time::timeout(limits.head_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let info = tonic::transport::server::Connected::connect_info(&stream);
+                    connection.run(stream, Stamp::Tls(info)).await;
+                }
+                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                Err(_) => {
+                    tracing::debug!(%peer, "no TLS handshake within the head timeout: closing")
                 }
             }
         });
@@ -206,6 +208,119 @@ pub async fn serve<S, B>(
             .await;
     })
     .await;
+}
+
+/// What every request of a connection carries to say who the peer is.
+#[derive(Clone)]
+enum Stamp {
+    /// [`PeerAddr`] and axum's `ConnectInfo`.
+    Plain(SocketAddr),
+    /// tonic's TLS connection info, as a tonic server with TLS records it.
+    Tls(TlsConnectInfo<TcpConnectInfo>),
+}
+
+impl Stamp {
+    fn apply(&self, extensions: &mut http::Extensions) {
+        match self {
+            Self::Plain(peer) => {
+                extensions.insert(PeerAddr(*peer));
+                extensions.insert(ConnectInfo(*peer));
+            }
+            Self::Tls(info) => {
+                extensions.insert(info.clone());
+            }
+        }
+    }
+}
+
+/// One accepted connection, served until it ends, idles out or the server stops.
+struct Connection<S> {
+    peer: SocketAddr,
+    service: S,
+    builder: Arc<Builder<TokioExecutor>>,
+    limits: Limits,
+    stopped: watch::Receiver<bool>,
+}
+
+impl<S, B> Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    async fn run<I>(self, io: I, stamp: Stamp)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            peer,
+            service,
+            builder,
+            limits,
+            mut stopped,
+        } = self;
+        let first_request = Arc::new(Notify::new());
+        let activity = Arc::new(Activity::new());
+        let per_request = deadline(service, limits.request_timeout);
+        let seen = Arc::clone(&first_request);
+        let active = Arc::clone(&activity);
+        let per_connection = tower::service_fn(move |mut request: Request<Incoming>| {
+            seen.notify_one();
+            stamp.apply(request.extensions_mut());
+            // Open until the response body ends: a long stream (gRPC
+            // Health/Watch, a slow download) is activity, not idleness.
+            let open = Open::new(Arc::clone(&active));
+            let call = per_request.clone().oneshot(request);
+            async move {
+                let response = call.await?;
+                Ok::<_, Infallible>(response.map(|body| OpenBody::new(body, open)))
+            }
+        });
+        let connection =
+            builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(per_connection));
+        tokio::pin!(connection);
+        // HTTP/1 heads have hyper's own deadline; this one also bounds an
+        // HTTP/2 handshake and first HEADERS, which hyper does not.
+        let head = tokio::time::sleep(limits.head_timeout);
+        tokio::pin!(head);
+        let mut waiting_for_first = true;
+        let mut idle_check =
+            tokio::time::interval((limits.idle_timeout / 4).max(Duration::from_millis(10)));
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = first_request.notified(), if waiting_for_first => {
+                    waiting_for_first = false;
+                }
+                () = &mut head, if waiting_for_first => {
+                    tracing::debug!(%peer, "no request within the head timeout: closing");
+                    return;
+                }
+                _ = idle_check.tick(), if !waiting_for_first => {
+                    if activity.idle_for() >= limits.idle_timeout {
+                        tracing::debug!(%peer, "idle past the idle timeout: closing");
+                        connection.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(limits.request_timeout, connection.as_mut()).await;
+                        return;
+                    }
+                }
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(limits.request_timeout, connection.as_mut()).await;
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn builder(limits: &Limits) -> Builder<TokioExecutor> {

@@ -88,7 +88,10 @@ fn start_configured(program: &str, args: &[&str], log: &str, env: &[(&str, &str)
         if let Some(url) = line.split("metrics on http://").nth(1) {
             running.metrics = url.trim().trim_end_matches("/metrics").parse().ok();
         }
-        if let Some(url) = line.split("listening on http://").nth(1) {
+        let listening = ["listening on http://", "listening on https://"]
+            .iter()
+            .find_map(|prefix| line.split(prefix).nth(1));
+        if let Some(url) = listening {
             running.addr = url.trim().parse().unwrap();
             // Kept, so the reader keeps draining the pipe and the program never
             // blocks on a full stderr.

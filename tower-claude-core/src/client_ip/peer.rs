@@ -28,7 +28,8 @@ pub struct PeerAddr(pub SocketAddr);
 
 /// The peer address a server recorded for this request, looked up in order:
 /// [`PeerAddr`], axum's `ConnectInfo<SocketAddr>` (feature `axum`), tonic's
-/// `TcpConnectInfo` (feature `tonic`).
+/// `TcpConnectInfo` (feature `tonic`), and the `TlsConnectInfo` around it
+/// that a tonic server with TLS records instead (feature `tonic-tls`).
 pub fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
     if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
         return Some(*addr);
@@ -41,6 +42,13 @@ pub fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
     if let Some(addr) = extensions
         .get::<tonic::transport::server::TcpConnectInfo>()
         .and_then(tonic::transport::server::TcpConnectInfo::remote_addr)
+    {
+        return Some(addr);
+    }
+    #[cfg(feature = "tonic-tls")]
+    if let Some(addr) = extensions
+        .get::<tonic::transport::server::TlsConnectInfo<tonic::transport::server::TcpConnectInfo>>()
+        .and_then(|tls| tls.get_ref().remote_addr())
     {
         return Some(addr);
     }

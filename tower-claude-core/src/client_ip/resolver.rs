@@ -205,7 +205,7 @@ impl MissingPeerAddr {
     /// The fix, in one sentence an operator can act on.
     pub const FIX: &'static str = "no peer address in the request extensions: serve axum with \
         `into_make_service_with_connect_info::<SocketAddr>()` (and enable the `axum` feature), \
-        enable the `tonic` feature for tonic servers, or wrap each connection's service of a \
+        enable the `tonic` feature for tonic servers (`tonic-tls` for tonic with TLS), or wrap each connection's service of a \
         plain hyper server in `tower_claude_core::InsertPeerAddr`";
 
     /// Logs one `tracing` error naming the fix and returns the 500 to send. The
