@@ -12,6 +12,7 @@
 #   - Python's `prometheus_client` (python3-prometheus-client), the text-format
 #     parser the metrics tests scrape with
 #   - Python's `grpc` (python3-grpcio), the second gRPC client over TLS
+#   - jq, which reads the programs' JSON logs back
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ has_python_module() {
   done
   return 1
 }
+command -v jq >/dev/null 2>&1 || need_packages+=(jq)
 has_python_module cryptography || need_packages+=(python3-cryptography)
 has_python_module prometheus_client || need_packages+=(python3-prometheus-client)
 has_python_module grpc || need_packages+=(python3-grpcio)

@@ -56,7 +56,14 @@ pub async fn listen_as(
         stack::announce_dev_token(token);
     }
     match listener.local_addr() {
-        Ok(addr) => eprintln!("{program} listening on {scheme}://{addr}"),
+        Ok(addr) => {
+            let url = format!("{scheme}://{addr}");
+            observe::announce(
+                "INFO",
+                &format!("{program} listening on {url}"),
+                &[("program", program), ("url", &url)],
+            );
+        }
         Err(error) => eprintln!("{program} listening (address unknown: {error})"),
     }
     Ok(listener)

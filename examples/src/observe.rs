@@ -41,8 +41,12 @@ pub enum LogFormat {
     Json,
 }
 
+/// The format [`init_tracing`] chose, for [`announce`].
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
 /// Logs to stderr in `format`, `info` unless `RUST_LOG` says otherwise.
 pub fn init_tracing(format: LogFormat) {
+    let _ = FORMAT.set(format);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -83,6 +87,11 @@ pub fn recorder() -> Result<PrometheusHandle, String> {
         })
         .and_then(PrometheusBuilder::install_recorder)
         .map_err(|error| format!("cannot install the metrics recorder: {error}"))
+        .inspect(|_| {
+            tower_claude_auth::metrics::describe();
+            tower_claude_ratelimit::metrics::describe();
+            tower_claude_webhook::metrics::describe();
+        })
 }
 
 /// With `--metrics-bind`: installs the Prometheus recorder (before the first
@@ -111,7 +120,12 @@ async fn serve_recorded(program: &str, bind: SocketAddr) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {bind} for metrics: {error}"))?;
     if let Ok(addr) = listener.local_addr() {
-        eprintln!("{program} metrics on http://{addr}/metrics");
+        let url = format!("http://{addr}/metrics");
+        announce(
+            "INFO",
+            &format!("{program} metrics on {url}"),
+            &[("program", program), ("metrics_url", &url)],
+        );
     }
     // Histograms keep their samples until upkeep folds them in; a scrape
     // does it too, this bounds the memory between scrapes.
@@ -142,4 +156,24 @@ async fn serve_recorded(program: &str, bind: SocketAddr) -> Result<(), String> {
         std::future::pending::<()>(),
     ));
     Ok(())
+}
+
+/// Writes one of the program's own start-up lines to stderr, whatever
+/// `RUST_LOG` filters: `text` as it reads, or with `--log-format json` as one
+/// JSON object with `level`, `message` and `fields`, so that every line of a
+/// JSON run parses.
+pub fn announce(level: &str, text: &str, fields: &[(&str, &str)]) {
+    match FORMAT.get() {
+        Some(LogFormat::Json) => {
+            let mut line = serde_json::Map::new();
+            line.insert("level".into(), level.into());
+            line.insert("target".into(), "tower_claude_examples".into());
+            line.insert("message".into(), text.into());
+            for (name, value) in fields {
+                line.insert((*name).into(), (*value).into());
+            }
+            eprintln!("{}", serde_json::Value::Object(line));
+        }
+        _ => eprintln!("{text}"),
+    }
 }

@@ -119,10 +119,18 @@ impl Stack {
             }
         };
         match redis.ping(std::time::Duration::from_secs(2)).await {
-            Ok(()) => eprintln!("{shared}: rate limits are shared through it"),
-            Err(error) => eprintln!(
-                "WARNING: {error}. {meanwhile}, and signed webhooks are refused (503) until \
-                 Redis answers."
+            Ok(()) => crate::observe::announce(
+                "INFO",
+                &format!("{shared}: rate limits are shared through it"),
+                &[],
+            ),
+            Err(error) => crate::observe::announce(
+                "WARN",
+                &format!(
+                    "WARNING: {error}. {meanwhile}, and signed webhooks are refused (503) until \
+                     Redis answers."
+                ),
+                &[],
             ),
         }
         Ok(())
@@ -154,10 +162,12 @@ pub fn random_token() -> Result<String, String> {
 
 /// The one-time warning with the development token.
 pub fn announce_dev_token(token: &str) {
-    eprintln!(
-        "WARNING: no credential configured (--password-hash or TOWER_CLAUDE_PASSWORD_HASH); \
-         this run accepts a generated development token, printed once.\n\
-         Development token: {token}"
+    let warning = "no credential configured (--password-hash or TOWER_CLAUDE_PASSWORD_HASH); \
+         this run accepts a generated development token, printed once";
+    crate::observe::announce(
+        "WARN",
+        &format!("WARNING: {warning}.\nDevelopment token: {token}"),
+        &[("development_token", token)],
     );
 }
 

@@ -1,7 +1,7 @@
 //! The refusals of the layer (RFC 6750 section 3) and their log events.
 
+use http::StatusCode;
 use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{Request, StatusCode};
 use tower_claude_core::{GrpcStatus, Rejection};
 
 use crate::layer::Config;
@@ -46,7 +46,8 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    fn reason(self) -> &'static str {
+    /// The refusal in words, for the audit event.
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Self::Missing => "missing credentials",
             Self::Malformed(why) => why,
@@ -110,35 +111,5 @@ impl Refusal {
                 .with_header(RETRY_AFTER, HeaderValue::from(seconds.max(1)))
             }
         }
-    }
-
-    /// One event per refusal (reason, client address, method and path; never
-    /// the token, nor any part of it), the first few of each reason in an
-    /// interval, then one line counting those left out.
-    pub(crate) fn log<B>(self, config: &Config, request: &Request<B>) {
-        let admit = config.refusal_log.admit(self.reason());
-        if let Some(left_out) = admit.left_out {
-            tracing::info!(
-                target: "tower_claude_auth",
-                reason = self.reason(),
-                left_out,
-                "bearer authentication refusals of this reason not logged in the last interval"
-            );
-        }
-        if !admit.write {
-            return;
-        }
-        let client = config
-            .client_ip
-            .resolve(request.headers(), request.extensions())
-            .map_or_else(|_| String::from("unknown"), |ip| ip.to_string());
-        tracing::info!(
-            target: "tower_claude_auth",
-            reason = self.reason(),
-            client_ip = %client,
-            method = %request.method(),
-            path = ?request.uri().path(),
-            "bearer authentication refused"
-        );
     }
 }

@@ -6,6 +6,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod answers;
+mod audit;
 mod bcrypt_pool;
 mod cache;
 mod credential;
@@ -21,6 +22,7 @@ mod store;
 mod token;
 mod verifier;
 
+pub use audit::AUDIT_TARGET;
 pub use bcrypt_pool::BcryptStats;
 pub use credential::{BCRYPT_MAX_TOKEN_LEN, Credential, CredentialError};
 pub use future::ResponseFuture;

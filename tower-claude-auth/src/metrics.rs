@@ -39,6 +39,20 @@ const REFUSAL_CODES: [&str; 5] = [
     "verifier_unavailable",
 ];
 
+/// Gives the installed recorder a description of each metric (the `# HELP`
+/// lines of a Prometheus scrape). Call it once after installing the recorder.
+pub fn describe() {
+    metrics::describe_counter!(
+        REQUESTS_TOTAL,
+        "Requests the bearer-auth layer decided, by outcome and refusal reason"
+    );
+    metrics::describe_histogram!(
+        BCRYPT_SECONDS,
+        metrics::Unit::Seconds,
+        "bcrypt verifications, the wait for a worker included, by outcome"
+    );
+}
+
 fn count(cell: &OnceLock<Counter>, outcome: &'static str, reason: &'static str) {
     cell.get_or_init(|| counter!(REQUESTS_TOTAL, "outcome" => outcome, "reason" => reason))
         .increment(1);

@@ -64,6 +64,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if self.is_exempt(&request) {
+            crate::audit::public(&request);
             #[cfg(feature = "metrics")]
             crate::metrics::public();
             return ResponseFuture::inner(self.inner.call(request));
@@ -122,7 +123,7 @@ impl<S> BearerAuth<S> {
         request: &Request<ReqBody>,
         refusal: Refusal,
     ) -> ResponseFuture<F, B, E> {
-        ResponseFuture::refused(respond(&self.config, request, refusal))
+        ResponseFuture::refused(respond(&self.config, request, refusal, None))
     }
 
     fn decide<ReqBody, ResBody>(
@@ -133,12 +134,14 @@ impl<S> BearerAuth<S> {
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
-        match judge(&self.config, verification) {
+        match judge(&self.config, &request, verification) {
             Ok(who) => {
                 request.extensions_mut().insert(who);
                 ResponseFuture::authenticated(self.inner.call(request))
             }
-            Err(refusal) => self.refuse(&request, refusal),
+            Err((refusal, key)) => {
+                ResponseFuture::refused(respond(&self.config, &request, refusal, key.as_deref()))
+            }
         }
     }
 
@@ -159,35 +162,41 @@ impl<S> BearerAuth<S> {
         let mut inner = tower_claude_core::take_ready(&mut self.inner);
         let config = Arc::clone(&self.config);
         ResponseFuture::verifying(Box::pin(async move {
-            match judge(&config, verification.await) {
+            let verdict = verification.await;
+            match judge(&config, &request, verdict) {
                 Ok(who) => {
                     request.extensions_mut().insert(who);
                     let mut response = inner.call(request).await?;
                     crate::future::mark_private(&mut response);
                     Ok(response.map(ResponseBody::inner))
                 }
-                Err(refusal) => Ok(respond(&config, &request, refusal)),
+                Err((refusal, key)) => Ok(respond(&config, &request, refusal, key.as_deref())),
             }
         }))
     }
 }
 
-/// A verdict and the layer's scope requirements, to a decision.
-fn judge(config: &Config, verification: Verification) -> Result<Authenticated, Refusal> {
+/// A verdict and the layer's scope requirements, to a decision: the
+/// identity, or the refusal and the key it concerns (a valid key that lacks a
+/// scope).
+fn judge<B>(
+    config: &Config,
+    request: &Request<B>,
+    verification: Verification,
+) -> Result<Authenticated, (Refusal, Option<Arc<str>>)> {
     match verification {
         Verification::Valid(who) => {
             if config.required_scopes.iter().all(|s| who.has_scope(s)) {
-                tracing::debug!(target: "tower_claude_auth", key = %who.key, "bearer authentication succeeded");
+                crate::audit::allowed(config, request, &who.key);
                 #[cfg(feature = "metrics")]
                 crate::metrics::allowed();
                 Ok(who)
             } else {
-                tracing::info!(target: "tower_claude_auth", key = %who.key, "bearer key lacks a required scope");
-                Err(Refusal::InsufficientScope)
+                Err((Refusal::InsufficientScope, Some(who.key)))
             }
         }
-        Verification::Invalid => Err(Refusal::InvalidToken),
-        Verification::Unavailable { retry_after } => Err(Refusal::Unavailable(retry_after)),
+        Verification::Invalid => Err((Refusal::InvalidToken, None)),
+        Verification::Unavailable { retry_after } => Err((Refusal::Unavailable(retry_after), None)),
     }
 }
 
@@ -195,10 +204,11 @@ fn respond<B, ReqBody>(
     config: &Config,
     request: &Request<ReqBody>,
     refusal: Refusal,
+    key: Option<&str>,
 ) -> Response<ResponseBody<B>> {
     #[cfg(feature = "metrics")]
     crate::metrics::refused(refusal.code());
-    refusal.log(config, request);
+    crate::audit::refused(config, request, refusal, key);
     config
         .responder
         .respond_to(request, &refusal.rejection(config))

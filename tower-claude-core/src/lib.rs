@@ -6,6 +6,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod answer;
+pub mod audit;
 mod body;
 mod client_ip;
 mod clock;

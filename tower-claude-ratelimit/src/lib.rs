@@ -5,6 +5,7 @@
 // Library code answers bad input; it does not panic on it.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod decision;
 mod error;
 mod future;
@@ -19,6 +20,7 @@ mod quota;
 mod service;
 mod store;
 
+pub use audit::AUDIT_TARGET;
 pub use decision::{Decision, NewTat};
 pub use error::RateLimitConfigError;
 pub use future::ResponseFuture;

@@ -38,6 +38,24 @@ pub const STORE_SECONDS_BUCKETS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
+/// Gives the installed recorder a description of each metric (the `# HELP`
+/// lines of a Prometheus scrape). Call it once after installing the recorder.
+pub fn describe() {
+    metrics::describe_counter!(
+        REQUESTS_TOTAL,
+        "Requests the rate-limit layer saw, by policy and outcome"
+    );
+    metrics::describe_histogram!(
+        STORE_SECONDS,
+        metrics::Unit::Seconds,
+        "Time the rate-limit store took to decide, by store"
+    );
+    metrics::describe_gauge!(
+        TRACKED_CLIENTS,
+        "Client keys the in-memory rate-limit store tracks, by policy"
+    );
+}
+
 /// What a request came to, for [`REQUESTS_TOTAL`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Outcome {

@@ -12,7 +12,7 @@ use tower_service::Service;
 use crate::decision::Decision;
 use crate::future::{ResponseFuture, Stamp};
 use crate::headers::RateLimitHeaders;
-use crate::layer::{Config, LAYER, Policy};
+use crate::layer::{Config, Policy};
 #[cfg(feature = "metrics")]
 use crate::metrics::Outcome;
 use crate::plan::Plan;
@@ -153,13 +153,7 @@ fn refuse<St: RateLimitStore, ReqBody, B>(
     match outcome {
         Ok(decision) => {
             let seconds = decision.retry_after_secs();
-            tracing::debug!(
-                target: LAYER,
-                policy = policy.info.name(),
-                retry_after = seconds,
-                path = request.uri().path(),
-                "request rate limited"
-            );
+            crate::audit::limited(config, request, policy.info.name(), seconds);
             let rejection = Rejection::too_many_requests(
                 "rate_limited",
                 format!("rate limit exceeded; retry in {seconds} s"),
@@ -173,22 +167,7 @@ fn refuse<St: RateLimitStore, ReqBody, B>(
         Err(error) => {
             let nanos = u64::try_from(error.retry_after().as_nanos()).unwrap_or(u64::MAX);
             let seconds = crate::decision::ceil_secs(nanos).max(1);
-            let admit = config.refusal_log.admit("rate_limit_unavailable");
-            if let Some(left_out) = admit.left_out {
-                tracing::warn!(
-                    target: LAYER,
-                    left_out,
-                    "rate-limit store failures not logged in the last interval"
-                );
-            }
-            if admit.write {
-                tracing::warn!(
-                    target: LAYER,
-                    policy = policy.info.name(),
-                    error = error.message(),
-                    "rate-limit store could not decide; refusing the request"
-                );
-            }
+            crate::audit::store_error(config, request, policy.info.name(), error.message());
             let rejection = Rejection::unavailable(
                 "rate_limit_unavailable",
                 "rate limiting is unavailable; retry later",

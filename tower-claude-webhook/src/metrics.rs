@@ -27,6 +27,20 @@ pub const ATTEMPTS_TOTAL: &str = "tower_claude_webhook_attempts_total";
 /// or `already_processed` for duplicates, `none` when accepted.
 pub const VERIFICATIONS_TOTAL: &str = "tower_claude_webhook_verifications_total";
 
+/// Gives the installed recorder a description of each metric (the `# HELP`
+/// lines of a Prometheus scrape). Call it once after installing the recorder.
+pub fn describe() {
+    metrics::describe_counter!(
+        DELIVERIES_TOTAL,
+        "Webhook deliveries the sender finished, by outcome and scheme"
+    );
+    metrics::describe_counter!(ATTEMPTS_TOTAL, "Webhook delivery attempts, by outcome");
+    metrics::describe_counter!(
+        VERIFICATIONS_TOTAL,
+        "Incoming webhooks the verifier judged, by outcome and reason"
+    );
+}
+
 fn scheme_label(scheme: Scheme) -> &'static str {
     match scheme {
         Scheme::XWebhook => "x_webhook",

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use axum::{Extension, Router};
 use clap::Parser;
-use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
+use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, announce, serve_metrics};
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
 use tower_claude_ratelimit::{Quota, RateLimitLayer};
@@ -121,7 +121,12 @@ async fn main() -> ExitCode {
         }
     };
     if let Ok(addr) = listener.local_addr() {
-        eprintln!("webhook-receiver listening on http://{addr}");
+        let url = format!("http://{addr}");
+        announce(
+            "INFO",
+            &format!("webhook-receiver listening on {url}"),
+            &[("program", "webhook-receiver"), ("url", &url)],
+        );
     }
     // Per client address, so that one sender of forged messages cannot take
     // the receiver's body budget from everyone.

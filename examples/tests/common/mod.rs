@@ -85,6 +85,29 @@ fn start_configured(program: &str, args: &[&str], log: &str, env: &[(&str, &str)
         if let Some(t) = line.strip_prefix("Development token: ") {
             running.token = Some(t.to_owned());
         }
+        // With --log-format json, the same lines as JSON objects.
+        let json: Option<serde_json::Value> = line
+            .starts_with('{')
+            .then(|| serde_json::from_str(&line).ok())
+            .flatten();
+        if let Some(json) = &json {
+            if let Some(token) = json["development_token"].as_str() {
+                running.token = Some(token.to_owned());
+            }
+            if let Some(url) = json["metrics_url"].as_str() {
+                running.metrics = url
+                    .trim_start_matches("http://")
+                    .trim_end_matches("/metrics")
+                    .parse()
+                    .ok();
+            }
+            if let Some(url) = json["url"].as_str() {
+                running.addr = url.split("://").nth(1).unwrap().parse().unwrap();
+                running.stderr = Some(received);
+                return running;
+            }
+            continue;
+        }
         if let Some(url) = line.split("metrics on http://").nth(1) {
             running.metrics = url.trim().trim_end_matches("/metrics").parse().ok();
         }

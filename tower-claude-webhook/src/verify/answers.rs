@@ -21,11 +21,6 @@ pub(super) fn duplicate<RB>(webhook: &VerifiedWebhook) -> Response<ResponseBody<
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    tracing::info!(
-        target: "tower_claude_webhook",
-        delivery_id = webhook.delivery_id.as_deref(),
-        "webhook delivery already processed; acknowledged as a duplicate"
-    );
     response
 }
 

@@ -65,14 +65,14 @@ pub struct VerifyWebhookLayer {
 
 #[derive(Clone)]
 pub(super) struct ReceiveConfig {
-    verifier: Verifier,
+    pub(super) verifier: Verifier,
     pub(super) limit: usize,
     pub(super) body_timeout: Duration,
     pub(super) max_in_flight: usize,
     /// Bytes of body memory left for unfinished bodies.
     pub(super) in_flight: Arc<Semaphore>,
     responder: SharedResponder,
-    refusal_log: Arc<LogThrottle>,
+    pub(super) refusal_log: Arc<LogThrottle>,
 }
 
 impl VerifyWebhookLayer {
@@ -190,7 +190,7 @@ where
             let refuse = |parts: &http::request::Parts, rejection: Rejection| {
                 #[cfg(feature = "metrics")]
                 crate::metrics::refused(rejection.code());
-                config.log_refusal(parts, &rejection);
+                config.audit_refused(parts, &rejection);
                 let head =
                     tower_claude_core::RequestHead::new(&parts.method, &parts.uri, &parts.headers)
                         .with_version(parts.version);
@@ -215,17 +215,13 @@ where
                     Ok(true) => {
                         #[cfg(feature = "metrics")]
                         crate::metrics::already_processed();
+                        config.audit_duplicate(&parts, &webhook);
                         return Ok(duplicate(&webhook));
                     }
                     Err(error) => return Ok(refuse(&parts, rejection_for(&error))),
                 }
             }
-            tracing::debug!(
-                target: "tower_claude_webhook",
-                delivery_id = webhook.delivery_id.as_deref(),
-                event = webhook.event.as_deref(),
-                "webhook verified"
-            );
+            config.audit_accepted(&parts, &webhook);
             #[cfg(feature = "metrics")]
             crate::metrics::accepted();
             parts.extensions.insert(webhook.clone());
@@ -245,30 +241,6 @@ where
             }
             Ok(response.map(ResponseBody::inner))
         })
-    }
-}
-
-impl ReceiveConfig {
-    /// One line per refusal, the first few of each reason in an interval.
-    fn log_refusal(&self, parts: &http::request::Parts, rejection: &Rejection) {
-        let admit = self.refusal_log.admit(rejection.code());
-        if let Some(left_out) = admit.left_out {
-            tracing::info!(
-                target: "tower_claude_webhook",
-                reason = rejection.code(),
-                left_out,
-                "webhook refusals of this reason not logged in the last interval"
-            );
-        }
-        if admit.write {
-            tracing::info!(
-                target: "tower_claude_webhook",
-                reason = rejection.code(),
-                detail = rejection.message(),
-                path = parts.uri.path(),
-                "webhook refused"
-            );
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! verified.
 
 mod answers;
+mod audit;
 mod body;
 mod claim;
 mod duplicates;
@@ -12,6 +13,7 @@ mod layer;
 mod outcome;
 mod verifier;
 
+pub use audit::AUDIT_TARGET;
 pub use layer::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_IN_FLIGHT, VerifyWebhook,
     VerifyWebhookLayer,
