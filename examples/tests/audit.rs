@@ -64,7 +64,8 @@ async fn every_decision_is_one_json_line_on_its_audit_target_without_secrets() {
     );
     let bearer = format!("Bearer {TOKEN}");
     let wrong = format!("Bearer {WRONG}");
-    let requests: [(&str, Vec<(&str, &str)>, u16); 5] = [
+    type Call<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16);
+    let requests: [Call<'_>; 5] = [
         ("/health", vec![("x-request-id", "req-health")], 200),
         (
             "/api/whoami",
