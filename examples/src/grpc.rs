@@ -11,8 +11,12 @@ use crate::serve::Limits;
 use crate::echo::EchoServer;
 use crate::stack::Stack;
 
+/// The gRPC health check: public, and never rate limited (probes poll it,
+/// like the HTTP health routes).
+pub const GRPC_HEALTH_CHECK: &str = "/grpc.health.v1.Health/Check";
+
 /// The paths a gRPC client may call without a token.
-pub const PUBLIC_RPCS: [&str; 1] = ["/grpc.health.v1.Health/Check"];
+pub const PUBLIC_RPCS: [&str; 1] = [GRPC_HEALTH_CHECK];
 
 /// Serves health and echo behind the stack's rate limiting and auth, over
 /// HTTP/2 only (over TLS with `tls`, offering ALPN `h2`), until `shutdown` resolves, with the limits of [`crate::serve`]

@@ -48,7 +48,7 @@ pub async fn listen_as(
     let listener = match tokio::net::TcpListener::bind(bind).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("error: cannot listen on {bind}: {error}");
+            observe::startup_error(format_args!("cannot listen on {bind}: {error}"));
             return Err(std::process::ExitCode::FAILURE);
         }
     };
@@ -64,7 +64,11 @@ pub async fn listen_as(
                 &[("program", program), ("url", &url)],
             );
         }
-        Err(error) => eprintln!("{program} listening (address unknown: {error})"),
+        Err(error) => observe::announce(
+            "WARN",
+            &format!("{program} listening (address unknown: {error})"),
+            &[],
+        ),
     }
     Ok(listener)
 }

@@ -158,10 +158,15 @@ async fn serve_recorded(program: &str, bind: SocketAddr) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes one of the program's own start-up lines to stderr, whatever
-/// `RUST_LOG` filters: `text` as it reads, or with `--log-format json` as one
-/// JSON object with `level`, `message` and `fields`, so that every line of a
-/// JSON run parses.
+/// Whether the log is JSON (`--log-format json`).
+pub fn is_json() -> bool {
+    FORMAT.get() == Some(&LogFormat::Json)
+}
+
+/// Writes one of the program's own lines to stderr, whatever `RUST_LOG`
+/// filters: `text` as it reads, or with `--log-format json` as one JSON object
+/// with `level`, `target`, `message` and each of `fields` beside them, so that
+/// every line of a JSON run parses.
 pub fn announce(level: &str, text: &str, fields: &[(&str, &str)]) {
     match FORMAT.get() {
         Some(LogFormat::Json) => {
@@ -174,6 +179,16 @@ pub fn announce(level: &str, text: &str, fields: &[(&str, &str)]) {
             }
             eprintln!("{}", serde_json::Value::Object(line));
         }
+        _ => eprintln!("{text}"),
+    }
+}
+
+/// A start-up error, before the program exits: `error: <message>` on stderr,
+/// or a JSON object with `--log-format json`.
+pub fn startup_error(message: impl std::fmt::Display) {
+    let text = format!("error: {message}");
+    match FORMAT.get() {
+        Some(LogFormat::Json) => announce("ERROR", &message.to_string(), &[]),
         _ => eprintln!("{text}"),
     }
 }

@@ -11,7 +11,8 @@ use crate::config::{RedisOnFailure, ServerArgs};
 use crate::redis::RedisTarget;
 use crate::store::AnyStore;
 
-/// Health routes: public and never rate limited (monitors poll them).
+/// Health routes: public and never rate limited (monitors poll them; so is
+/// the gRPC health check, [`crate::grpc::GRPC_HEALTH_CHECK`]).
 pub const HEALTH_PATHS: [&str; 4] = ["/health", "/healthz", "/ready", "/livez"];
 
 /// Why a server could not start.
@@ -74,7 +75,11 @@ impl Stack {
         };
         let ratelimit = RateLimitLayer::with_store(store, quota)
             .client_ip(resolver.clone())
-            .exempt_paths(HEALTH_PATHS);
+            .exempt_paths(
+                HEALTH_PATHS
+                    .into_iter()
+                    .chain([crate::grpc::GRPC_HEALTH_CHECK]),
+            );
         let headers = SecurityHeadersBuilder::web()
             .csp_nonces(true)
             .client_ip(resolver)
@@ -164,11 +169,14 @@ pub fn random_token() -> Result<String, String> {
 pub fn announce_dev_token(token: &str) {
     let warning = "no credential configured (--password-hash or TOWER_CLAUDE_PASSWORD_HASH); \
          this run accepts a generated development token, printed once";
-    crate::observe::announce(
-        "WARN",
-        &format!("WARNING: {warning}.\nDevelopment token: {token}"),
-        &[("development_token", token)],
-    );
+    if crate::observe::is_json() {
+        // A structured log goes to collectors: the token goes to the
+        // terminal's standard output instead, never into the log.
+        crate::observe::announce("WARN", &format!("{warning} on standard output"), &[]);
+        println!("Development token: {token}");
+    } else {
+        eprintln!("WARNING: {warning}.\nDevelopment token: {token}");
+    }
 }
 
 impl fmt::Debug for Stack {

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
-use tower_claude_testkit::tls::{TestCert, health_client_tls};
+use tonic_health::pb::health_client::HealthClient;
+use tower_claude_examples::echo::{EchoClient, SayRequest};
+use tower_claude_testkit::tls::{TestCert, channel_tls};
 
 mod common;
 use common::{scrape, start};
@@ -62,7 +64,7 @@ async fn grpc_over_tls_keys_each_client_address() {
             "--password",
             "tls-token",
             "--rate-limit",
-            "3/min",
+            "2/min",
             "--tls-cert",
             &pems.cert(),
             "--tls-key",
@@ -72,14 +74,15 @@ async fn grpc_over_tls_keys_each_client_address() {
         ],
     );
 
-    // Python from 127.0.0.1: the health check (public), UNAUTHENTICATED
-    // without a token, the echo with it, then RESOURCE_EXHAUSTED: three
-    // requests was its burst.
+    // Python from 127.0.0.1: the health check (public, not rate limited),
+    // UNAUTHENTICATED without a token, the echo with it, then
+    // RESOURCE_EXHAUSTED (two requests was its burst); the health check
+    // still answers.
     let calls = python_client(server.addr, &pems.cert(), "tls-token");
     let codes: Vec<&str> = calls.iter().map(|c| c["code"].as_str().unwrap()).collect();
     assert_eq!(
         codes,
-        ["OK", "UNAUTHENTICATED", "OK", "RESOURCE_EXHAUSTED"],
+        ["OK", "UNAUTHENTICATED", "OK", "RESOURCE_EXHAUSTED", "OK"],
         "{calls:?}"
     );
     assert_eq!(calls[0]["reply"], "0801", "SERVING");
@@ -93,20 +96,37 @@ async fn grpc_over_tls_keys_each_client_address() {
 
     // tonic from 127.0.0.2 has a quota of its own; tonic from 127.0.0.1
     // shares the spent one.
+    let say = || {
+        let mut request = tonic::Request::new(SayRequest {
+            message: "hi".into(),
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", "Bearer tls-token".parse().unwrap());
+        request
+    };
     let second = Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
-    let mut other = health_client_tls(server.addr, &cert, second).await;
-    let reply = other.check(HealthCheckRequest::default()).await.unwrap();
-    assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32);
+    let mut other = EchoClient::new(channel_tls(server.addr, &cert, second).await);
+    assert_eq!(other.say(say()).await.unwrap().into_inner().message, "hi");
     let first = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let mut same = health_client_tls(server.addr, &cert, first).await;
-    let limited = same.check(HealthCheckRequest::default()).await.unwrap_err();
+    let channel = channel_tls(server.addr, &cert, first).await;
+    let limited = EchoClient::new(channel.clone())
+        .say(say())
+        .await
+        .unwrap_err();
     assert_eq!(
         limited.code(),
         tonic::Code::ResourceExhausted,
         "{limited:?}"
     );
+    let health = HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(health.into_inner().status, ServingStatus::Serving as i32);
 
-    // The decisions, counted: the health checks are public to auth.
+    // The decisions, counted: health checks are public to auth and exempt
+    // from the limit, like the HTTP health routes.
     let metrics = scrape(server.metrics.unwrap());
     let auth = |outcome, reason| {
         metrics.value(
@@ -114,8 +134,8 @@ async fn grpc_over_tls_keys_each_client_address() {
             &[("outcome", outcome), ("reason", reason)],
         )
     };
-    assert_eq!(auth("public", "none"), 2.0);
-    assert_eq!(auth("allowed", "none"), 1.0);
+    assert_eq!(auth("public", "none"), 3.0);
+    assert_eq!(auth("allowed", "none"), 2.0);
     assert_eq!(auth("refused", "missing_credentials"), 1.0);
     let limit = |outcome| {
         metrics.value(
@@ -123,7 +143,8 @@ async fn grpc_over_tls_keys_each_client_address() {
             &[("policy", "default"), ("outcome", outcome)],
         )
     };
-    assert_eq!(limit("admitted"), 4.0);
+    assert_eq!(limit("exempt"), 3.0);
+    assert_eq!(limit("admitted"), 3.0);
     assert_eq!(limit("limited"), 2.0);
     assert_eq!(
         metrics.value(

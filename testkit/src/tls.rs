@@ -89,16 +89,21 @@ pub async fn health_client_tls(
     cert: &TestCert,
     from: Option<IpAddr>,
 ) -> HealthClient<Channel> {
+    HealthClient::new(channel_tls(addr, cert, from).await)
+}
+
+/// A gRPC channel over TLS to `addr`, trusting `cert`, from the local
+/// address `from`.
+pub async fn channel_tls(addr: SocketAddr, cert: &TestCert, from: Option<IpAddr>) -> Channel {
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(&cert.cert_pem))
         .domain_name("localhost");
-    let channel = Endpoint::from_shared(format!("https://{addr}"))
+    Endpoint::from_shared(format!("https://{addr}"))
         .expect("a loopback URL")
         .tls_config(tls)
         .expect("a TLS client configuration")
         .local_address(from)
         .connect()
         .await
-        .expect("the test server accepts TLS connections");
-    HealthClient::new(channel)
+        .expect("the test server accepts TLS connections")
 }

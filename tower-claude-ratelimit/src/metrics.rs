@@ -19,15 +19,21 @@ use crate::store::StoreError;
 /// request falls under); `outcome` = `admitted`, `limited` (429), `exempt`
 /// (an exempt path or address), `store_error` (the store could not decide
 /// and the request was refused with 503) or `unidentified` (no client
-/// address to key on: the server recorded no peer).
+/// address to key on: the server recorded no peer; 500).
+///
+/// A Redis store that cannot answer under `OnRedisFailure::Fallback` decides
+/// in memory, and under `Allow` admits: those requests count as `admitted`
+/// or `limited`, and the store's own statistics (`RedisStore::stats`) count
+/// the failures.
 pub const REQUESTS_TOTAL: &str = "tower_claude_ratelimit_requests_total";
 
 /// Histogram of the store's decision in seconds: `store` = `memory`,
 /// `redis`, or a custom store's [`kind`](crate::RateLimitStore::kind).
 pub const STORE_SECONDS: &str = "tower_claude_ratelimit_store_seconds";
 
-/// Gauge of the clients the in-memory store tracks: `policy`. (A Redis
-/// store's buckets expire in Redis, which this process does not count.)
+/// Gauge of the clients the in-memory store tracks: `policy`. A Redis
+/// store's buckets expire in Redis, which this process does not count; its
+/// in-memory fallback's clients, while Redis is down, are counted.
 pub const TRACKED_CLIENTS: &str = "tower_claude_ratelimit_tracked_clients";
 
 /// Buckets for [`STORE_SECONDS`], from a memory store's microseconds to a

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::grpc::{DEFAULT_BIND, PUBLIC_RPCS, serve};
-use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
+use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics, startup_error};
 use tower_claude_examples::stack::Stack;
 use tower_claude_examples::tls::TlsArgs;
 use tower_claude_examples::{init_tracing, listen_as, shutdown_signal};
@@ -33,20 +33,20 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.observe.log_format);
     if let Err(error) = serve_metrics("grpc-server", &cli.metrics).await {
-        eprintln!("error: {error}");
+        startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
     let stack = match Stack::new(&cli.server, &PUBLIC_RPCS) {
         Ok(stack) => stack,
         Err(error) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
     };
     let tls = match cli.tls.acceptor(&[b"h2"]) {
         Ok(tls) => tls,
         Err(error) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
     };
@@ -57,7 +57,7 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     if let Err(error) = stack.check_redis(&cli.server).await {
-        eprintln!("error: {error}");
+        startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
     match serve(stack, listener, tls, shutdown_signal()).await {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
 use tower_claude_examples::hyper_app::serve;
-use tower_claude_examples::observe::ObserveArgs;
+use tower_claude_examples::observe::{ObserveArgs, startup_error};
 use tower_claude_examples::stack::Stack;
 use tower_claude_examples::{init_tracing, listen};
 
@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
     let stack = match Stack::new(&cli.server, &[]) {
         Ok(stack) => stack,
         Err(error) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
     };
@@ -43,7 +43,7 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     if let Err(error) = stack.check_redis(&cli.server).await {
-        eprintln!("error: {error}");
+        startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
     tokio::select! {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
-use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics};
+use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics, startup_error};
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::web::reference_app;
 use tower_claude_examples::{init_tracing, listen, shutdown_signal};
@@ -33,13 +33,13 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.observe.log_format);
     if let Err(error) = serve_metrics("reference-server", &cli.metrics).await {
-        eprintln!("error: {error}");
+        startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
     let app = match reference_app(&cli.server) {
         Ok(app) => app,
         Err(error) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
     };
@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     if let Err(error) = app.stack.check_redis(&cli.server).await {
-        eprintln!("error: {error}");
+        startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
     serve(listener, app.router, Limits::default(), shutdown_signal()).await;

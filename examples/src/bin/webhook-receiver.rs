@@ -8,7 +8,9 @@ use axum::body::Bytes;
 use axum::routing::post;
 use axum::{Extension, Router};
 use clap::Parser;
-use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, announce, serve_metrics};
+use tower_claude_examples::observe::{
+    MetricsArgs, ObserveArgs, announce, serve_metrics, startup_error,
+};
 use tower_claude_examples::serve::{Limits, serve};
 use tower_claude_examples::{init_tracing, shutdown_signal};
 use tower_claude_ratelimit::{Quota, RateLimitLayer};
@@ -87,13 +89,13 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.observe.log_format);
     if let Err(error) = serve_metrics("webhook-receiver", &cli.metrics).await {
-        eprintln!("error: {error}");
+        startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
     let secret = match WebhookSecret::new(cli.secret) {
         Ok(secret) => secret,
         Err(error) => {
-            eprintln!("error: --secret: {error}");
+            startup_error(format_args!("--secret: {error}"));
             return ExitCode::from(2);
         }
     };
@@ -109,14 +111,14 @@ async fn main() -> ExitCode {
         }
         Ok(None) => {}
         Err(error) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
     }
     let listener = match tokio::net::TcpListener::bind(cli.bind).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("error: cannot listen on {}: {error}", cli.bind);
+            startup_error(format_args!("cannot listen on {}: {error}", cli.bind));
             return ExitCode::FAILURE;
         }
     };

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use clap::Parser;
 use tower_claude_examples::init_tracing;
 use tower_claude_examples::notify::Notifier;
-use tower_claude_examples::observe::ObserveArgs;
+use tower_claude_examples::observe::{ObserveArgs, startup_error};
 use tower_claude_webhook::deliver::RetryPolicy;
 use tower_claude_webhook::sign::Signer;
 use tower_claude_webhook::{StandardSigningKey, WebhookSecret};
@@ -110,7 +110,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(error) => {
-                eprintln!("error: {error}");
+                startup_error(format_args!("{error}"));
                 ExitCode::FAILURE
             }
         };
@@ -118,11 +118,11 @@ async fn main() -> ExitCode {
     let (signer, url) = match (signer(&cli), &cli.url) {
         (Ok(signer), Some(url)) => (signer, url),
         (Err(error), _) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
         (_, None) => {
-            eprintln!("error: --url is required");
+            startup_error(format_args!("--url is required"));
             return ExitCode::from(2);
         }
     };
@@ -131,7 +131,9 @@ async fn main() -> ExitCode {
         None => {
             let mut buffer = Vec::new();
             if let Err(error) = std::io::stdin().read_to_end(&mut buffer) {
-                eprintln!("error: reading the body from standard input: {error}");
+                startup_error(format_args!(
+                    "reading the body from standard input: {error}"
+                ));
                 return ExitCode::FAILURE;
             }
             buffer
@@ -140,7 +142,7 @@ async fn main() -> ExitCode {
     let notifier = match Notifier::new(url, signer, cli.allow_insecure, RetryPolicy::default()) {
         Ok(notifier) => notifier,
         Err(error) => {
-            eprintln!("error: {error}");
+            startup_error(format_args!("{error}"));
             return ExitCode::from(2);
         }
     };

@@ -34,7 +34,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Service, ServiceExt};
-use tower_claude_core::PeerAddr;
+use tower_claude_core::{PeerAddr, TlsConnection};
 
 mod activity;
 mod deadline;
@@ -106,10 +106,12 @@ pub async fn serve<S, B>(
     serve_with(listener, None, service, limits, shutdown).await;
 }
 
-/// [`serve`] over TLS: each connection's handshake must end within the head
-/// timeout. Every request carries the peer as tonic's own
+/// [`serve`] over TLS: the handshake and the first request must both end
+/// within the head timeout. Every request carries the peer as tonic's own
 /// `TlsConnectInfo<TcpConnectInfo>`, the extension a tonic server with TLS
-/// records (read by the layers with tower-claude-core's `tonic-tls` feature).
+/// records (read by the layers with tower-claude-core's `tonic-tls` feature),
+/// and [`TlsConnection`], which tells the headers layer the request came over
+/// HTTPS.
 pub async fn serve_tls<S, B>(
     listener: TcpListener,
     tls: TlsAcceptor,
@@ -182,16 +184,23 @@ async fn serve_with<S, B>(
             stopped: stopped.clone(),
         };
         let tls = tls.clone();
+        // One deadline for the TLS handshake and the first request together,
+        // so a TLS connection holds its slots no longer than a plain one.
+        let head_deadline = tokio::time::Instant::now() + limits.head_timeout;
         tokio::spawn(async move {
             let _permit = permit;
             let _held = held;
             let Some(tls) = tls else {
-                return connection.run(stream, Stamp::Plain(peer)).await;
+                return connection
+                    .run(stream, Stamp::Plain(peer), head_deadline)
+                    .await;
             };
-            match tokio::time::timeout(limits.head_timeout, tls.accept(stream)).await {
+            match tokio::time::timeout_at(head_deadline, tls.accept(stream)).await {
                 Ok(Ok(stream)) => {
                     let info = tonic::transport::server::Connected::connect_info(&stream);
-                    connection.run(stream, Stamp::Tls(info)).await;
+                    connection
+                        .run(stream, Stamp::Tls(info), head_deadline)
+                        .await;
                 }
                 Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                 Err(_) => {
@@ -215,7 +224,8 @@ async fn serve_with<S, B>(
 enum Stamp {
     /// [`PeerAddr`] and axum's `ConnectInfo`.
     Plain(SocketAddr),
-    /// tonic's TLS connection info, as a tonic server with TLS records it.
+    /// tonic's TLS connection info, as a tonic server with TLS records it,
+    /// and [`TlsConnection`].
     Tls(TlsConnectInfo<TcpConnectInfo>),
 }
 
@@ -228,6 +238,8 @@ impl Stamp {
             }
             Self::Tls(info) => {
                 extensions.insert(info.clone());
+                // HTTPS to the headers layer (HSTS, the redirect).
+                extensions.insert(TlsConnection);
             }
         }
     }
@@ -252,7 +264,7 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    async fn run<I>(self, io: I, stamp: Stamp)
+    async fn run<I>(self, io: I, stamp: Stamp, head_deadline: tokio::time::Instant)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -285,7 +297,7 @@ where
         tokio::pin!(connection);
         // HTTP/1 heads have hyper's own deadline; this one also bounds an
         // HTTP/2 handshake and first HEADERS, which hyper does not.
-        let head = tokio::time::sleep(limits.head_timeout);
+        let head = tokio::time::sleep_until(head_deadline);
         tokio::pin!(head);
         let mut waiting_for_first = true;
         let mut idle_check =

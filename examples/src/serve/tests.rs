@@ -183,3 +183,154 @@ async fn a_request_past_its_deadline_is_answered() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["grpc-status"], "4");
 }
+
+/// TLS on the loop: a self-signed certificate made here, and a client that
+/// trusts it.
+mod tls {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use rustls::pki_types::ServerName;
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::AsyncReadExt;
+    use tower_claude_testkit::tls::TestCert;
+
+    use super::*;
+
+    /// Serves `service` over TLS with `limits`, and the client configuration
+    /// that trusts it.
+    async fn start_tls<S, B>(
+        service: S,
+        limits: Limits,
+    ) -> (std::net::SocketAddr, tokio_rustls::TlsConnector)
+    where
+        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let cert = TestCert::new();
+        let pems = cert.write();
+        let acceptor = crate::tls::acceptor(
+            std::path::Path::new(&pems.cert()),
+            std::path::Path::new(&pems.key()),
+            &[b"h2"],
+        )
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_tls(
+            listener,
+            acceptor,
+            service,
+            limits,
+            std::future::pending(),
+        ));
+        let mut roots = rustls::RootCertStore::empty();
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes());
+        roots.add(der.unwrap()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        (addr, tokio_rustls::TlsConnector::from(Arc::new(config)))
+    }
+
+    fn localhost() -> ServerName<'static> {
+        ServerName::try_from("localhost").unwrap()
+    }
+
+    /// Says what the layers would see: the TLS marker and tonic's TLS peer.
+    async fn who(request: Request<Incoming>) -> Result<Response<String>, Infallible> {
+        let extensions = request.extensions();
+        let peer = extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(|info| info.get_ref().remote_addr())
+            .map(|addr| addr.ip().to_string());
+        let https = extensions.get::<TlsConnection>().is_some();
+        Ok(Response::new(format!("https={https} peer={peer:?}")))
+    }
+
+    #[tokio::test]
+    async fn a_request_over_tls_carries_the_tls_peer() {
+        let (addr, connector) = start_tls(
+            tower::service_fn(who),
+            Limits {
+                http2_only: true,
+                ..Limits::default()
+            },
+        )
+        .await;
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let stream = connector.connect(localhost(), tcp).await.unwrap();
+        assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = Request::get(format!("https://localhost:{}/", addr.port()))
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(body, "https=true peer=Some(\"127.0.0.1\")");
+    }
+
+    /// A client that handshakes late and then sends nothing is closed at the
+    /// one deadline that began at accept, not a fresh one after the handshake:
+    /// a TLS connection holds its slots no longer than a plain one. The
+    /// margins are wide: closed before 5 s where a second deadline would
+    /// close it at 5.5 s and the shared one at 3 s.
+    #[tokio::test]
+    async fn the_handshake_and_the_first_request_share_one_deadline() {
+        let limits = Limits {
+            head_timeout: Duration::from_secs(3),
+            http2_only: true,
+            ..Limits::default()
+        };
+        let (addr, connector) = start_tls(tower::service_fn(who), limits).await;
+        let started = Instant::now();
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Refused when the machine was slow enough to pass the deadline
+        // first: closed all the same.
+        if let Ok(mut stream) = connector.connect(localhost(), tcp).await {
+            let mut buf = [0u8; 64];
+            loop {
+                match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+                    Ok(Ok(0) | Err(_)) => break,
+                    Ok(Ok(_)) => continue,
+                    Err(_) => panic!("the connection was never closed"),
+                }
+            }
+        }
+        let held = started.elapsed();
+        assert!(held < Duration::from_secs(5), "held {held:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_never_handshakes_is_closed() {
+        let limits = Limits {
+            head_timeout: Duration::from_millis(500),
+            ..Limits::default()
+        };
+        let (addr, _connector) = start_tls(tower::service_fn(who), limits).await;
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0) | Err(_))),
+            "closed without a handshake: {read:?}"
+        );
+    }
+}

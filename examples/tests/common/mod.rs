@@ -91,9 +91,6 @@ fn start_configured(program: &str, args: &[&str], log: &str, env: &[(&str, &str)
             .then(|| serde_json::from_str(&line).ok())
             .flatten();
         if let Some(json) = &json {
-            if let Some(token) = json["development_token"].as_str() {
-                running.token = Some(token.to_owned());
-            }
             if let Some(url) = json["metrics_url"].as_str() {
                 running.metrics = url
                     .trim_start_matches("http://")

@@ -8,7 +8,7 @@
 
 use http::request::Parts;
 use tower_claude_core::Rejection;
-use tower_claude_core::audit::{header, request_id, route};
+use tower_claude_core::audit::{header, request_id, route, text};
 
 use crate::verify::VerifiedWebhook;
 use crate::verify::layer::ReceiveConfig;
@@ -28,8 +28,8 @@ impl ReceiveConfig {
         tracing::info!(
             target: AUDIT_TARGET,
             outcome = "accepted",
-            delivery_id = webhook.delivery_id.as_deref(),
-            event = webhook.event.as_deref(),
+            delivery_id = webhook.delivery_id.as_deref().and_then(text),
+            event = webhook.event.as_deref().and_then(text),
             peer = %peer(parts),
             method = %parts.method,
             route = %route(parts.uri.path()),
@@ -45,8 +45,8 @@ impl ReceiveConfig {
             target: AUDIT_TARGET,
             outcome = "duplicate",
             reason = "already_processed",
-            delivery_id = webhook.delivery_id.as_deref(),
-            event = webhook.event.as_deref(),
+            delivery_id = webhook.delivery_id.as_deref().and_then(text),
+            event = webhook.event.as_deref().and_then(text),
             peer = %peer(parts),
             method = %parts.method,
             route = %route(parts.uri.path()),
