@@ -13,6 +13,9 @@
 #     parser the metrics tests scrape with
 #   - Python's `grpc` (python3-grpcio), the second gRPC client over TLS
 #   - jq, which reads the programs' JSON logs back
+#   - Node.js with npm (Debian packages nodejs, npm) and, with `npm ci`, the
+#     authorization server the OAuth tests run against (oauth2-mock-server,
+#     pinned by tests/oauth-server/package-lock.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +32,8 @@ has_python_module() {
   return 1
 }
 command -v jq >/dev/null 2>&1 || need_packages+=(jq)
+command -v node >/dev/null 2>&1 || need_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_packages+=(npm)
 has_python_module cryptography || need_packages+=(python3-cryptography)
 has_python_module prometheus_client || need_packages+=(python3-prometheus-client)
 has_python_module grpc || need_packages+=(python3-grpcio)
@@ -47,6 +52,11 @@ if [ "${#need_packages[@]}" -gt 0 ]; then
          "(Debian/Ubuntu: 'sudo apt-get install -y ${need_packages[*]}')" >&2
     exit 1
   fi
+fi
+
+if [ ! -d tests/oauth-server/node_modules/oauth2-mock-server ]; then
+  echo "==> npm ci in tests/oauth-server (the OAuth tests' authorization server)"
+  npm ci --prefix tests/oauth-server --no-audit --no-fund --loglevel=error
 fi
 
 exec cargo test --workspace --all-features --locked "$@"

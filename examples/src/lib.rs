@@ -11,6 +11,7 @@ pub mod echo;
 pub mod grpc;
 pub mod hyper_app;
 pub mod notify;
+pub mod oauth;
 pub mod observe;
 pub mod redis;
 pub mod serve;

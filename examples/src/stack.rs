@@ -52,8 +52,25 @@ impl Stack {
     /// # Errors
     /// A bad hash, rate or burst.
     pub fn new(args: &ServerArgs, public: &[&str]) -> Result<Self, StartError> {
-        let (credential, dev_token) = credential(args)?;
-        let keys = KeyStore::new().with_default("default", credential);
+        Self::build(args, public, true)
+    }
+
+    /// [`new`](Self::new); with `dev_token` false, no credential configured
+    /// means no key at all (OAuth tokens only), not a generated token.
+    ///
+    /// # Errors
+    /// A bad hash, rate or burst.
+    pub fn build(args: &ServerArgs, public: &[&str], dev_token: bool) -> Result<Self, StartError> {
+        let configured = args.password_hash.is_some() || args.password.is_some();
+        let (keys, dev_token) = if configured || dev_token {
+            let (credential, generated) = credential(args)?;
+            (
+                KeyStore::new().with_default("default", credential),
+                generated,
+            )
+        } else {
+            (KeyStore::new(), None)
+        };
         let resolver =
             ClientIpResolver::new().trusted_proxies(args.trusted_proxies.iter().copied());
         let public_paths: Vec<&str> = DEFAULT_PUBLIC_PATHS.iter().chain(public).copied().collect();

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
-use tower_claude_auth::Authenticated;
+use tower_claude_auth::{Authenticated, RequireScopesLayer};
 use tower_claude_headers::security::CspNonce;
 use tower_claude_webhook::deliver::RetryPolicy;
 use tower_claude_webhook::sign::Signer;
@@ -21,6 +21,7 @@ use tower_claude_webhook::{
 
 use crate::config::ServerArgs;
 use crate::notify::{Answer, Notifier};
+use crate::oauth::OAuthArgs;
 use crate::stack::{HEALTH_PATHS, Stack, StartError};
 
 /// Routes open without a token besides the health and docs routes.
@@ -58,7 +59,33 @@ pub fn reference_app_with(
     args: &ServerArgs,
     policy: RetryPolicy,
 ) -> Result<ReferenceApp, StartError> {
-    let stack = Stack::new(args, &PUBLIC_ROUTES)?;
+    reference_app_full(args, &OAuthArgs::default(), policy)
+}
+
+/// [`reference_app`] with OAuth (`--oauth-*`): JWT access tokens from the
+/// issuer and opaque ones through introspection, beside the password
+/// credential if one is set (without one, no development token is made);
+/// `/.well-known/oauth-protected-resource` served and named in every 401.
+///
+/// # Errors
+/// A bad credential, rate, webhook URL or secret, or OAuth setting.
+pub fn reference_app_full(
+    args: &ServerArgs,
+    oauth: &OAuthArgs,
+    policy: RetryPolicy,
+) -> Result<ReferenceApp, StartError> {
+    let mut stack = Stack::build(args, &PUBLIC_ROUTES, !oauth.is_on())?;
+    let resource = match oauth.build()? {
+        Some((verifier, resource)) => {
+            stack.auth = stack
+                .auth
+                .clone()
+                .oauth(verifier)
+                .resource_metadata(&resource);
+            Some(resource)
+        }
+        None => None,
+    };
     let notifier = match (&args.webhook_url, &args.webhook_secret) {
         (Some(url), Some(secret)) => Some(Arc::new(
             Notifier::new(
@@ -98,11 +125,18 @@ pub fn reference_app_with(
         .route("/docs", get(docs))
         .route("/openapi.json", get(openapi))
         .route("/api/whoami", get(whoami))
+        .route(
+            "/api/admin",
+            get(admin).route_layer(RequireScopesLayer::new(["admin"])),
+        )
         .route("/api/echo", post(echo))
         .route("/api/notify", post(notify))
         .route("/webhooks/incoming", incoming);
     for path in HEALTH_PATHS {
         router = router.route(path, get(health));
+    }
+    if let Some(resource) = &resource {
+        router = router.route_service(resource.path(), resource.service());
     }
     let router = router
         .with_state(AppState {
@@ -196,6 +230,11 @@ async fn whoami(Extension(who): Extension<Authenticated>) -> Json<serde_json::Va
     Json(
         json!({"key": who.key.as_ref(), "scopes": who.scopes.iter().map(|s| s.as_ref()).collect::<Vec<&str>>()}),
     )
+}
+
+/// Only for tokens with the scope `admin` (any kind of credential).
+async fn admin(Extension(who): Extension<Authenticated>) -> Json<serde_json::Value> {
+    Json(json!({"admin": true, "key": who.key.as_ref()}))
 }
 
 async fn echo(headers: HeaderMap, body: Bytes) -> Response {

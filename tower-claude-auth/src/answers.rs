@@ -16,20 +16,29 @@ pub(crate) struct Challenges {
 }
 
 impl Challenges {
-    pub(crate) fn new(realm: &str, scopes: &[Box<str>]) -> Self {
+    /// `resource_metadata`: the RFC 9728 URL every 401 names.
+    pub(crate) fn new(realm: &str, scopes: &[Box<str>], resource_metadata: Option<&str>) -> Self {
+        let metadata = resource_metadata
+            .filter(|url| {
+                url.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            })
+            .map(|url| format!(", resource_metadata=\"{url}\""))
+            .unwrap_or_default();
         let value = |extra: &str| {
             HeaderValue::from_str(&format!("Bearer realm=\"{realm}\"{extra}"))
                 .unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
         };
+        let unauthorized = |extra: &str| value(&format!("{metadata}{extra}"));
         let scope = if scopes.is_empty() {
             String::new()
         } else {
             format!(", scope=\"{}\"", scopes.join(" "))
         };
         Self {
-            missing: value(""),
-            invalid_request: value(", error=\"invalid_request\""),
-            invalid_token: value(", error=\"invalid_token\""),
+            missing: unauthorized(""),
+            invalid_request: unauthorized(", error=\"invalid_request\""),
+            invalid_token: unauthorized(", error=\"invalid_token\""),
             insufficient_scope: value(&format!(", error=\"insufficient_scope\"{scope}")),
         }
     }
@@ -41,6 +50,9 @@ pub(crate) enum Refusal {
     Missing,
     Malformed(&'static str),
     InvalidToken,
+    /// An OAuth access token refused: 401 whatever the layer's setting.
+    #[cfg(feature = "oauth")]
+    InvalidOAuthToken,
     InsufficientScope,
     Unavailable(std::time::Duration),
 }
@@ -52,6 +64,8 @@ impl Refusal {
             Self::Missing => "missing credentials",
             Self::Malformed(why) => why,
             Self::InvalidToken => "invalid token",
+            #[cfg(feature = "oauth")]
+            Self::InvalidOAuthToken => "invalid OAuth access token",
             Self::InsufficientScope => "insufficient scope",
             Self::Unavailable(_) => "verifier unavailable",
         }
@@ -63,6 +77,8 @@ impl Refusal {
             Self::Missing => "missing_credentials",
             Self::Malformed(_) => "invalid_request",
             Self::InvalidToken => "invalid_token",
+            #[cfg(feature = "oauth")]
+            Self::InvalidOAuthToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::Unavailable(_) => "verifier_unavailable",
         }
@@ -95,6 +111,12 @@ impl Refusal {
                 )
                 .with_header(WWW_AUTHENTICATE, challenges.invalid_token.clone())
             }
+            #[cfg(feature = "oauth")]
+            Self::InvalidOAuthToken => Rejection::unauthenticated(
+                self.code(),
+                "the access token is not valid for this resource",
+            )
+            .with_header(WWW_AUTHENTICATE, challenges.invalid_token.clone()),
             Self::InsufficientScope => Rejection::forbidden(
                 self.code(),
                 "the key is valid but lacks a scope this resource needs",

@@ -38,7 +38,16 @@ impl<V: Clone> TtlCache<V> {
     /// swept first; if the map is still full the value is not remembered (the
     /// next request verifies again), so a flood cannot grow the map.
     pub(crate) fn insert(&self, key: TokenHash, value: V, now: Instant) {
-        if self.capacity == 0 || self.ttl.is_zero() {
+        if self.ttl.is_zero() {
+            return;
+        }
+        self.insert_until(key, value, now, now + self.ttl);
+    }
+
+    /// [`insert`](Self::insert), remembered until `expires` rather than for
+    /// the cache's TTL.
+    pub(crate) fn insert_until(&self, key: TokenHash, value: V, now: Instant, expires: Instant) {
+        if self.capacity == 0 || expires <= now {
             return;
         }
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
@@ -48,7 +57,7 @@ impl<V: Clone> TtlCache<V> {
                 return;
             }
         }
-        map.insert(key, (now + self.ttl, value));
+        map.insert(key, (expires, value));
     }
 
     pub(crate) fn retain(&self, mut keep: impl FnMut(&V) -> bool) {

@@ -72,6 +72,21 @@ pub(crate) struct Config {
     pub(crate) client_ip: ClientIpResolver,
     /// Bounds the refusal lines a flood writes.
     pub(crate) refusal_log: Arc<LogThrottle>,
+    /// RFC 9728: the metadata URL every 401 names.
+    pub(crate) resource_metadata: Option<Arc<str>>,
+    /// The OAuth resource server in front of the backend.
+    #[cfg(feature = "oauth")]
+    pub(crate) oauth: Option<crate::oauth::OAuth>,
+}
+
+impl Config {
+    fn rebuild_challenges(&mut self) {
+        self.challenges = Challenges::new(
+            &self.realm,
+            &self.required_scopes,
+            self.resource_metadata.as_deref(),
+        );
+    }
 }
 
 impl BearerAuthLayer {
@@ -101,11 +116,14 @@ impl BearerAuthLayer {
                 loopback: false,
                 strict_rfc6750: false,
                 required_scopes: Arc::from([]),
-                challenges: Challenges::new(&realm, &[]),
+                challenges: Challenges::new(&realm, &[], None),
                 realm,
                 responder: SharedResponder::default(),
                 client_ip: ClientIpResolver::new(),
                 refusal_log: Arc::new(LogThrottle::standard()),
+                resource_metadata: None,
+                #[cfg(feature = "oauth")]
+                oauth: None,
             }),
         }
     }
@@ -200,7 +218,7 @@ impl BearerAuthLayer {
     pub fn require_scopes(mut self, scopes: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
         let config = self.config();
         config.required_scopes = scopes.into_iter().map(|s| Box::from(s.as_ref())).collect();
-        config.challenges = Challenges::new(&config.realm, &config.required_scopes);
+        config.rebuild_challenges();
         self
     }
 
@@ -234,7 +252,7 @@ impl BearerAuthLayer {
         }
         let config = self.config();
         config.realm = Arc::from(realm);
-        config.challenges = Challenges::new(realm, &config.required_scopes);
+        config.rebuild_challenges();
         Ok(self)
     }
 
@@ -243,6 +261,35 @@ impl BearerAuthLayer {
     pub fn responder(mut self, responder: impl Responder) -> Self {
         self.config().responder = SharedResponder::new(responder);
         self
+    }
+
+    /// Accepts OAuth access tokens (the `oauth` feature) besides the layer's
+    /// keys: a JWT-shaped token is verified by `oauth` alone; any other is
+    /// checked against the keys first, then introspected when `oauth` has an
+    /// introspection endpoint. A refused OAuth token gets 401
+    /// `error="invalid_token"` (RFC 6750), whatever
+    /// [`strict_rfc6750`](Self::strict_rfc6750) says.
+    #[cfg(feature = "oauth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+    #[must_use]
+    pub fn oauth(mut self, oauth: crate::oauth::OAuth) -> Self {
+        self.config().oauth = Some(oauth);
+        self
+    }
+
+    /// Names `resource`'s metadata (RFC 9728) in every 401:
+    /// `WWW-Authenticate: Bearer resource_metadata="<its URL>"`, with
+    /// `error="invalid_token"` when a token was offered and refused, as the
+    /// MCP authorization specification asks; and makes the metadata's path
+    /// public.
+    #[cfg(feature = "oauth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+    #[must_use]
+    pub fn resource_metadata(mut self, resource: &crate::oauth::ProtectedResource) -> Self {
+        let config = self.config();
+        config.resource_metadata = Some(Arc::from(resource.metadata_url()));
+        config.rebuild_challenges();
+        self.public_paths([resource.path()])
     }
 
     /// How the client address in refusal logs is found. Default: the transport

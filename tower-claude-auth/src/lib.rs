@@ -17,6 +17,10 @@ mod layer;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+pub mod oauth;
+mod scopes;
 mod service;
 mod store;
 mod token;
@@ -27,6 +31,7 @@ pub use bcrypt_pool::BcryptStats;
 pub use credential::{BCRYPT_MAX_TOKEN_LEN, Credential, CredentialError};
 pub use future::ResponseFuture;
 pub use layer::{BearerAuthLayer, DEFAULT_PUBLIC_PATHS};
+pub use scopes::{RequireScopes, RequireScopesLayer};
 pub use service::BearerAuth;
 pub use store::{Key, KeyError, KeyStore, KeyStoreBuilder};
 pub use verifier::{Authenticated, TokenVerifier, Verification, VerifyFuture};

@@ -76,19 +76,100 @@ where
                 return self.refuse(&request, Refusal::Malformed(why));
             }
         };
+        #[cfg(feature = "oauth")]
+        if let Some(oauth) = &self.config.oauth {
+            let token = token.to_vec();
+            return self.call_oauth(request, &token, oauth.clone());
+        }
         match &self.config.backend {
             Backend::Store(store) => match store.check(token) {
-                Check::Done(verification) => self.decide(request, verification),
+                Check::Done(verification) => self.decide(request, verification, Source::Key),
                 Check::Bcrypt(job) => {
                     let client = self.client_of(&request);
-                    self.verify_later(request, job.run(client))
+                    let run = job.run(client);
+                    self.verify_later(request, async move { (run.await, Source::Key) })
                 }
             },
             Backend::Custom(verifier) => {
                 let verifier = Arc::clone(verifier);
                 // b64token bytes are ASCII, so this conversion is total.
                 let token = String::from_utf8_lossy(token).into_owned();
-                self.verify_later(request, async move { verifier.verify(&token).await })
+                self.verify_later(request, async move {
+                    (verifier.verify(&token).await, Source::Key)
+                })
+            }
+        }
+    }
+}
+
+/// Which check refused a token: the layer's keys (403 by default), or the
+/// OAuth resource server (401 `invalid_token`, RFC 6750).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Key,
+    #[cfg(feature = "oauth")]
+    OAuth,
+}
+
+#[cfg(feature = "oauth")]
+impl<S> BearerAuth<S> {
+    /// With OAuth on: a JWT-shaped token goes to the JWT check alone; any
+    /// other to the layer's keys first (an API key never reaches the
+    /// authorization server), then to introspection when it is configured.
+    fn call_oauth<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+        token: &[u8],
+        oauth: crate::oauth::OAuth,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: 'static,
+        ReqBody: Send + 'static,
+        ResBody: Send + 'static,
+    {
+        // b64token bytes are ASCII, so this conversion is total.
+        let owned = || String::from_utf8_lossy(token).into_owned();
+        if oauth.takes_jwt(token) {
+            let token = owned();
+            return self.verify_later(request, async move {
+                (oauth.verify_jwt(&token).await, Source::OAuth)
+            });
+        }
+        let then_introspect = |first: Verification, token: String, oauth: crate::oauth::OAuth| async move {
+            match first {
+                Verification::Invalid if oauth.introspects() => {
+                    (oauth.introspect(&token).await, Source::OAuth)
+                }
+                other => (other, Source::Key),
+            }
+        };
+        match &self.config.backend {
+            Backend::Store(store) => match store.check(token) {
+                Check::Done(Verification::Invalid) if oauth.introspects() => {
+                    let token = owned();
+                    self.verify_later(request, async move {
+                        (oauth.introspect(&token).await, Source::OAuth)
+                    })
+                }
+                Check::Done(verification) => self.decide(request, verification, Source::Key),
+                Check::Bcrypt(job) => {
+                    let client = self.client_of(&request);
+                    let run = job.run(client);
+                    let token = owned();
+                    self.verify_later(request, async move {
+                        then_introspect(run.await, token, oauth).await
+                    })
+                }
+            },
+            Backend::Custom(verifier) => {
+                let verifier = Arc::clone(verifier);
+                let token = owned();
+                self.verify_later(request, async move {
+                    let first = verifier.verify(&token).await;
+                    then_introspect(first, token, oauth).await
+                })
             }
         }
     }
@@ -130,11 +211,12 @@ impl<S> BearerAuth<S> {
         &mut self,
         mut request: Request<ReqBody>,
         verification: Verification,
+        source: Source,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     {
-        match judge(&self.config, &request, verification) {
+        match judge(&self.config, &request, verification, source) {
             Ok(who) => {
                 request.extensions_mut().insert(who);
                 ResponseFuture::authenticated(self.inner.call(request))
@@ -148,7 +230,7 @@ impl<S> BearerAuth<S> {
     fn verify_later<ReqBody, ResBody>(
         &mut self,
         mut request: Request<ReqBody>,
-        verification: impl Future<Output = Verification> + Send + 'static,
+        verification: impl Future<Output = (Verification, Source)> + Send + 'static,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
@@ -162,8 +244,8 @@ impl<S> BearerAuth<S> {
         let mut inner = tower_claude_core::take_ready(&mut self.inner);
         let config = Arc::clone(&self.config);
         ResponseFuture::verifying(Box::pin(async move {
-            let verdict = verification.await;
-            match judge(&config, &request, verdict) {
+            let (verdict, source) = verification.await;
+            match judge(&config, &request, verdict, source) {
                 Ok(who) => {
                     request.extensions_mut().insert(who);
                     let mut response = inner.call(request).await?;
@@ -183,6 +265,7 @@ fn judge<B>(
     config: &Config,
     request: &Request<B>,
     verification: Verification,
+    source: Source,
 ) -> Result<Authenticated, (Refusal, Option<Arc<str>>)> {
     match verification {
         Verification::Valid(who) => {
@@ -195,7 +278,11 @@ fn judge<B>(
                 Err((Refusal::InsufficientScope, Some(who.key)))
             }
         }
-        Verification::Invalid => Err((Refusal::InvalidToken, None)),
+        Verification::Invalid => match source {
+            Source::Key => Err((Refusal::InvalidToken, None)),
+            #[cfg(feature = "oauth")]
+            Source::OAuth => Err((Refusal::InvalidOAuthToken, None)),
+        },
         Verification::Unavailable { retry_after } => Err((Refusal::Unavailable(retry_after), None)),
     }
 }

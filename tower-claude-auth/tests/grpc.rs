@@ -111,3 +111,27 @@ async fn a_custom_verifier_decides() {
     let status = client.check(with_token("other")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 }
+
+/// Scopes per route on tonic: a named key without the scope gets
+/// `PERMISSION_DENIED`; one with it passes.
+#[tokio::test]
+async fn a_key_without_the_routes_scope_is_permission_denied() {
+    let keys = KeyStore::new();
+    keys.insert("reader", Key::new(Credential::plaintext("r")).scopes(["read"]))
+        .unwrap();
+    keys.insert("admin", Key::new(Credential::plaintext("a")).scopes(["admin"]))
+        .unwrap();
+    let layers = tower::ServiceBuilder::new()
+        .layer(BearerAuthLayer::with_store(keys))
+        .layer(tower_claude_auth::RequireScopesLayer::new(["admin"]))
+        .into_inner();
+    let mut client = serve_health(layers).await.1;
+    let denied = client.check(with_token("reader.r")).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    assert!(client.check(with_token("admin.a")).await.is_ok());
+    let missing = client
+        .check(HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::Unauthenticated);
+}

@@ -8,10 +8,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tower_claude_examples::config::ServerArgs;
+use tower_claude_examples::oauth::OAuthArgs;
 use tower_claude_examples::observe::{MetricsArgs, ObserveArgs, serve_metrics, startup_error};
 use tower_claude_examples::serve::{Limits, serve};
-use tower_claude_examples::web::reference_app;
+use tower_claude_examples::web::reference_app_full;
 use tower_claude_examples::{init_tracing, listen, shutdown_signal};
+use tower_claude_webhook::deliver::RetryPolicy;
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +28,8 @@ struct Cli {
     observe: ObserveArgs,
     #[command(flatten)]
     metrics: MetricsArgs,
+    #[command(flatten)]
+    oauth: OAuthArgs,
 }
 
 #[tokio::main]
@@ -36,7 +40,7 @@ async fn main() -> ExitCode {
         startup_error(format_args!("{error}"));
         return ExitCode::from(2);
     }
-    let app = match reference_app(&cli.server) {
+    let app = match reference_app_full(&cli.server, &cli.oauth, RetryPolicy::default()) {
         Ok(app) => app,
         Err(error) => {
             startup_error(format_args!("{error}"));

@@ -1,6 +1,8 @@
 //! Starting the programs as processes on free ports, shared by the process tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod oauth_server;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
