@@ -17,20 +17,27 @@ pub const TOKEN: &str = "bench-token-0123456789abcdef";
 pub const TOKEN_BCRYPT: &str = "$2b$04$SqL73ksETYVzzeOxGokx9uzfl7tK8Ep5J0OdCI7POIDei6MFqH0a2";
 
 /// The scenarios, by name.
-pub const SCENARIOS: [&str; 5] = [
+pub const SCENARIOS: [&str; 7] = [
     "baseline",
     "tower-http-bearer",
     "ours-plaintext",
     "ours-bcrypt-cached",
     "ours-public-path",
+    "ours-oauth-jwt-cached",
+    "ours-oauth-introspection-cached",
 ];
 
 /// A request with the valid token, carrying the peer address as axum (with
 /// connect info), tonic and the hyper helper all insert it: so the request
 /// already has an extensions map, as it does on every real server.
 pub fn request(path: &str) -> Request<Body> {
+    request_with(path, TOKEN)
+}
+
+/// [`request`] with `token`.
+pub fn request_with(path: &str, token: &str) -> Request<Body> {
     let mut request = Request::get(path)
-        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("authorization", format!("Bearer {token}"))
         .body(Body::default())
         .unwrap();
     request
@@ -55,6 +62,16 @@ pub async fn service(scenario: &str) -> BenchService {
             assert_eq!(drive(&mut service, request("/api")).await, StatusCode::OK);
             finish(service)
         }
+        "ours-oauth-jwt-cached" | "ours-oauth-introspection-cached" => {
+            // A password credential beside, as the reference server runs it.
+            let mut service = BearerAuthLayer::new(Credential::plaintext(TOKEN))
+                .oauth(crate::oauth::verifier())
+                .layer(inner);
+            // The first request fetches the keys (or introspects) and caches.
+            let warm = drive(&mut service, scenario_request(scenario)).await;
+            assert_eq!(warm, StatusCode::OK);
+            finish(service)
+        }
         "ours-public-path" => finish(
             BearerAuthLayer::new(Credential::plaintext(TOKEN))
                 .public_paths(["/health"])
@@ -75,5 +92,9 @@ pub fn path(scenario: &str) -> &'static str {
 
 /// The request of `scenario`.
 pub fn scenario_request(scenario: &str) -> Request<Body> {
-    request(path(scenario))
+    match scenario {
+        "ours-oauth-jwt-cached" => request_with("/api", crate::oauth::jwt()),
+        "ours-oauth-introspection-cached" => request_with("/api", crate::oauth::OPAQUE_TOKEN),
+        _ => request(path(scenario)),
+    }
 }

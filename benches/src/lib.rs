@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod headers;
+pub mod oauth;
 pub mod ratelimit;
 pub mod redis_store;
 pub mod stack;

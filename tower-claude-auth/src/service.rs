@@ -78,6 +78,10 @@ where
         };
         #[cfg(feature = "oauth")]
         if let Some(oauth) = &self.config.oauth {
+            // A JWT accepted before is decided here, without a boxed future.
+            if let Some(verdict) = oauth.cached_jwt(token) {
+                return self.decide(request, verdict, Source::OAuth);
+            }
             let token = token.to_vec();
             return self.call_oauth(request, &token, oauth.clone());
         }
@@ -148,6 +152,9 @@ impl<S> BearerAuth<S> {
         match &self.config.backend {
             Backend::Store(store) => match store.check(token) {
                 Check::Done(Verification::Invalid) if oauth.introspects() => {
+                    if let Some(verdict) = oauth.cached_introspection(token) {
+                        return self.decide(request, verdict, Source::OAuth);
+                    }
                     let token = owned();
                     self.verify_later(request, async move {
                         (oauth.introspect(&token).await, Source::OAuth)

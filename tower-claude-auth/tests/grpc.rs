@@ -117,10 +117,16 @@ async fn a_custom_verifier_decides() {
 #[tokio::test]
 async fn a_key_without_the_routes_scope_is_permission_denied() {
     let keys = KeyStore::new();
-    keys.insert("reader", Key::new(Credential::plaintext("r")).scopes(["read"]))
-        .unwrap();
-    keys.insert("admin", Key::new(Credential::plaintext("a")).scopes(["admin"]))
-        .unwrap();
+    keys.insert(
+        "reader",
+        Key::new(Credential::plaintext("r")).scopes(["read"]),
+    )
+    .unwrap();
+    keys.insert(
+        "admin",
+        Key::new(Credential::plaintext("a")).scopes(["admin"]),
+    )
+    .unwrap();
     let layers = tower::ServiceBuilder::new()
         .layer(BearerAuthLayer::with_store(keys))
         .layer(tower_claude_auth::RequireScopesLayer::new(["admin"]))

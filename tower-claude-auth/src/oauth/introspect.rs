@@ -18,10 +18,10 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::http::{CallError, Client, json};
-use super::jwt::{Audience, Rules};
+use super::jwt::{Audience, Rules, identity};
 use crate::cache::TtlCache;
 use crate::keyed_hash::{TokenHash, TokenHasher};
-use crate::verifier::{Authenticated, Verification};
+use crate::verifier::Verification;
 
 /// How long a client is told to wait when the endpoint could not answer.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -108,6 +108,11 @@ impl Introspection {
             cache: TtlCache::new(Duration::ZERO, limits.capacity),
             in_flight: Mutex::default(),
         })
+    }
+
+    /// The answer kept for `token`, if any.
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Verification> {
+        self.cache.get(&self.hasher.hash(token), Instant::now())
     }
 
     /// The verdict on an opaque `token`: cached, or shared with a call under
@@ -210,21 +215,10 @@ impl Introspection {
             Some(exp) => Duration::from_secs_f64((exp - now).min(1e9)).min(self.limits.max_active),
             None => self.limits.active_without_exp,
         };
-        let Some(name) = answer.sub.or(answer.client_id) else {
-            return inactive;
-        };
-        let scopes = answer
-            .scope
-            .as_deref()
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|scope| !scope.is_empty())
-            .map(Box::from)
-            .collect::<Vec<Box<str>>>();
-        (
-            Verification::Valid(Authenticated::new(name, scopes)),
-            Some(keep),
-        )
+        match identity(answer.sub, answer.client_id, answer.scope.as_deref()) {
+            Some(who) => (Verification::Valid(who), Some(keep)),
+            None => inactive,
+        }
     }
 }
 

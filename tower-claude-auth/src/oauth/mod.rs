@@ -60,6 +60,8 @@ use tower_service::Service;
 
 pub use resource::{MetadataService, ProtectedResource, ResourceError};
 
+use crate::cache::TtlCache;
+use crate::keyed_hash::TokenHasher;
 use crate::verifier::{TokenVerifier, Verification, VerifyFuture};
 use introspect::{CacheLimits, Introspection};
 use jwks::KeySource;
@@ -82,7 +84,16 @@ struct Inner {
     rules: Rules,
     keys: Option<KeySource>,
     introspection: Option<Introspection>,
+    /// Accepted JWTs, by keyed hash, until their `exp` (at most
+    /// [`JWT_CACHE_TTL`]): a token sent again costs a hash, not a signature
+    /// check.
+    accepted: TtlCache<Verification>,
+    hasher: TokenHasher,
 }
+
+/// The longest an accepted JWT's verdict is kept (a key removed from the
+/// issuer's set stops such a token within it).
+pub const JWT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Settings of an [`OAuth`]; see [`OAuth::builder`].
 pub struct OAuthBuilder {
@@ -152,12 +163,44 @@ impl OAuth {
         self.inner.introspection.is_some()
     }
 
+    /// The verdict kept for a JWT accepted before, if `token` is one.
+    pub(crate) fn cached_jwt(&self, token: &[u8]) -> Option<Verification> {
+        // Only accepted JWTs are kept, so a hit needs no shape check; the
+        // prefix (a JSON header begins `{"`, base64 `ey`) spares other tokens
+        // the hash. A JWT without it is verified every time, never wrongly.
+        if self.inner.keys.is_none() || !token.starts_with(b"ey") {
+            return None;
+        }
+        let inner = &*self.inner;
+        inner
+            .accepted
+            .get(&inner.hasher.hash(token), tokio::time::Instant::now())
+    }
+
+    /// The introspection answer kept for `token`, if any.
+    pub(crate) fn cached_introspection(&self, token: &[u8]) -> Option<Verification> {
+        self.inner.introspection.as_ref()?.cached(token)
+    }
+
     /// Verifies a JWT-shaped token locally.
     pub(crate) async fn verify_jwt(&self, token: &str) -> Verification {
-        match &self.inner.keys {
-            Some(keys) => jwt::verify(keys, &self.inner.rules, token).await,
-            None => Verification::Invalid,
+        let Some(keys) = &self.inner.keys else {
+            return Verification::Invalid;
+        };
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash(token.as_bytes());
+        let now = tokio::time::Instant::now();
+        if let Some(cached) = inner.accepted.get(&hash, now) {
+            return cached;
         }
+        let (verdict, valid_for) = jwt::verify(keys, &inner.rules, token).await;
+        if let Some(valid_for) = valid_for {
+            let keep = valid_for.min(JWT_CACHE_TTL);
+            inner
+                .accepted
+                .insert_until(hash, verdict.clone(), now, now + keep);
+        }
+        verdict
     }
 
     /// Asks the introspection endpoint about an opaque token.
@@ -358,6 +401,8 @@ impl OAuthBuilder {
                 },
                 keys,
                 introspection,
+                accepted: TtlCache::new(Duration::ZERO, self.limits.capacity),
+                hasher: TokenHasher::random(),
             }),
         })
     }

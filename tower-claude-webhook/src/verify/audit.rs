@@ -25,33 +25,18 @@ fn peer(parts: &Parts) -> String {
 impl ReceiveConfig {
     /// A verified delivery, handed to the handler.
     pub(super) fn audit_accepted(&self, parts: &Parts, webhook: &VerifiedWebhook) {
-        tracing::info!(
-            target: AUDIT_TARGET,
-            outcome = "accepted",
-            delivery_id = webhook.delivery_id.as_deref().and_then(text),
-            event = webhook.event.as_deref().and_then(text),
-            peer = %peer(parts),
-            method = %parts.method,
-            route = %route(parts.uri.path()),
-            request_id = request_id(&parts.headers),
-            "webhook verified"
-        );
+        audit_verified(parts, webhook, "accepted", None, "webhook verified");
     }
 
     /// A verified repeat of a delivery already processed: acknowledged, the
     /// handler not run again.
     pub(super) fn audit_duplicate(&self, parts: &Parts, webhook: &VerifiedWebhook) {
-        tracing::info!(
-            target: AUDIT_TARGET,
-            outcome = "duplicate",
-            reason = "already_processed",
-            delivery_id = webhook.delivery_id.as_deref().and_then(text),
-            event = webhook.event.as_deref().and_then(text),
-            peer = %peer(parts),
-            method = %parts.method,
-            route = %route(parts.uri.path()),
-            request_id = request_id(&parts.headers),
-            "webhook delivery already processed; acknowledged as a duplicate"
+        audit_verified(
+            parts,
+            webhook,
+            "duplicate",
+            Some("already_processed"),
+            "webhook delivery already processed; acknowledged as a duplicate",
         );
     }
 
@@ -87,4 +72,26 @@ impl ReceiveConfig {
             "webhook refused"
         );
     }
+}
+
+/// One event about a delivery whose signature verified.
+fn audit_verified(
+    parts: &Parts,
+    webhook: &VerifiedWebhook,
+    outcome: &'static str,
+    reason: Option<&'static str>,
+    message: &'static str,
+) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        outcome,
+        reason,
+        delivery_id = webhook.delivery_id.as_deref().and_then(text),
+        event = webhook.event.as_deref().and_then(text),
+        peer = %peer(parts),
+        method = %parts.method,
+        route = %route(parts.uri.path()),
+        request_id = request_id(&parts.headers),
+        "{message}"
+    );
 }
