@@ -63,7 +63,7 @@ fn answer(path: &str) -> (StatusCode, String) {
         }
         "/introspect" => (
             StatusCode::OK,
-            serde_json::json!({"active": true, "sub": "bench", "scope": "read", "exp": 4_102_444_800u64})
+            serde_json::json!({"active": true, "sub": "bench", "scope": "read", "aud": AUDIENCE, "exp": 4_102_444_800u64})
                 .to_string(),
         ),
         _ => (StatusCode::NOT_FOUND, String::new()),

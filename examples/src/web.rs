@@ -81,7 +81,8 @@ pub fn reference_app_full(
                 .auth
                 .clone()
                 .oauth(verifier)
-                .resource_metadata(&resource);
+                .try_resource_metadata(&resource)
+                .map_err(|e| StartError(format!("--oauth-audience: {e}")))?;
             Some(resource)
         }
         None => None,

@@ -197,6 +197,17 @@ async fn refused_tokens_get_401_invalid_token() {
             "a typ that is no access token",
             vec![("typ", "secevent+jwt".into())],
         ),
+        ("aud as a number", vec![("claims", r#"{"aud": 5}"#.into())]),
+        (
+            "exp as a string",
+            vec![("claims", r#"{"exp": "tomorrow"}"#.into())],
+        ),
+        ("no exp", vec![("claims", r#"{"exp": null}"#.into())]),
+        ("no iss", vec![("claims", r#"{"iss": null}"#.into())]),
+        (
+            "neither sub nor client_id",
+            vec![("claims", r#"{"client_id": null}"#.into())],
+        ),
     ];
     for (what, fields) in &cases {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -362,7 +373,9 @@ async fn opaque_tokens_through_introspection_cached_shared_and_through_an_outage
         "the password is never introspected"
     );
 
-    // Twenty requests at once with one new token: one call.
+    // Twenty requests at once with one new token, while the endpoint takes
+    // a second to answer (so they surely overlap): one call.
+    auth.slow(1).await;
     let before = auth.counts().await.0;
     let shared = "on~carol~read~3600";
     let replies = futures_join(20, || call(&server, "/api/whoami", shared)).await;
@@ -372,6 +385,7 @@ async fn opaque_tokens_through_introspection_cached_shared_and_through_an_outage
         before + 1,
         "one introspection for twenty requests"
     );
+    auth.slow(0).await;
 
     // Slow: 503 with Retry-After after the timeout, never 401.
     auth.slow(30).await;

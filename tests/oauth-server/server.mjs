@@ -9,7 +9,8 @@
 // Tokens: `POST /token` (client_credentials) with form fields the
 // beforeTokenSigning hook reads: scope, aud (the default is --audience; a
 // JSON array, or "-" for none), sub, client_id, exp_in and nbf_in (seconds
-// from now), iss, typ.
+// from now), iss, typ, and claims (a JSON object merged into the claims,
+// null deleting one).
 // Opaque tokens for introspection are `<state>~<sub>~<scopes joined by +>~<exp_in>`,
 // with <state> `on` (active), `off` (inactive) or `elsewhere` (active, for
 // another audience). The introspection endpoint demands client_secret_basic.
@@ -48,6 +49,14 @@ service.on("beforeTokenSigning", (token, req) => {
   if (body.nbf_in !== undefined) payload.nbf = now + Number(body.nbf_in);
   if (body.iss !== undefined) payload.iss = body.iss;
   if (body.typ !== undefined) token.header.typ = body.typ;
+  // Raw claims, for the wrong types no client library would write: a JSON
+  // object merged in, `null` deleting a claim.
+  if (body.claims !== undefined) {
+    for (const [name, value] of Object.entries(JSON.parse(body.claims))) {
+      if (value === null) delete payload[name];
+      else payload[name] = value;
+    }
+  }
 });
 
 service.on("beforeIntrospect", (response, req) => {

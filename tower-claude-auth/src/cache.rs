@@ -12,7 +12,13 @@ pub(crate) struct TtlCache<V> {
     map: RwLock<HashMap<TokenHash, (Instant, V), PassThrough>>,
     ttl: Duration,
     capacity: usize,
+    /// When a full map was last swept: at most once a second, so that a
+    /// flood of new tokens cannot make every insert a walk of the map.
+    swept: std::sync::Mutex<Option<Instant>>,
 }
+
+/// The least time between two sweeps of a full map.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl<V: Clone> TtlCache<V> {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
@@ -20,6 +26,7 @@ impl<V: Clone> TtlCache<V> {
             map: RwLock::new(HashMap::with_hasher(PassThrough)),
             ttl,
             capacity,
+            swept: std::sync::Mutex::new(None),
         }
     }
 
@@ -52,6 +59,12 @@ impl<V: Clone> TtlCache<V> {
         }
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.capacity && !map.contains_key(&key) {
+            let mut swept = self.swept.lock().unwrap_or_else(PoisonError::into_inner);
+            if swept.is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY) {
+                return;
+            }
+            *swept = Some(now);
+            drop(swept);
             map.retain(|_, (expires, _)| *expires > now);
             if map.len() >= self.capacity {
                 return;

@@ -282,14 +282,35 @@ impl BearerAuthLayer {
     /// `error="invalid_token"` when a token was offered and refused, as the
     /// MCP authorization specification asks; and makes the metadata's path
     /// public.
+    ///
+    /// # Panics
+    /// When the metadata's path cannot be a public path (the resource's path
+    /// holds `%`, `;` or another shape [`PathRules`] never makes public); see
+    /// [`try_resource_metadata`](Self::try_resource_metadata).
     #[cfg(feature = "oauth")]
     #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
     #[must_use]
-    pub fn resource_metadata(mut self, resource: &crate::oauth::ProtectedResource) -> Self {
+    pub fn resource_metadata(self, resource: &crate::oauth::ProtectedResource) -> Self {
+        self.try_resource_metadata(resource)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`resource_metadata`](Self::resource_metadata), reporting a metadata
+    /// path that cannot be public instead of panicking.
+    ///
+    /// # Errors
+    /// The metadata's path is not a clean absolute path.
+    #[cfg(feature = "oauth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+    pub fn try_resource_metadata(
+        mut self,
+        resource: &crate::oauth::ProtectedResource,
+    ) -> Result<Self, ConfigError> {
+        self = self.try_public_paths([resource.path()])?;
         let config = self.config();
         config.resource_metadata = Some(Arc::from(resource.metadata_url()));
         config.rebuild_challenges();
-        self.public_paths([resource.path()])
+        Ok(self)
     }
 
     /// How the client address in refusal logs is found. Default: the transport

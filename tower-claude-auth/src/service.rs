@@ -150,26 +150,38 @@ impl<S> BearerAuth<S> {
             }
         };
         match &self.config.backend {
-            Backend::Store(store) => match store.check(token) {
-                Check::Done(Verification::Invalid) if oauth.introspects() => {
-                    if let Some(verdict) = oauth.cached_introspection(token) {
-                        return self.decide(request, verdict, Source::OAuth);
+            Backend::Store(store) => {
+                // A token naming one of the keys is an API key: it is never
+                // sent to the authorization server, right or wrong.
+                let introspect = oauth.introspects() && !store.names_a_key(token);
+                // A token introspected before skips the keys (and their
+                // bcrypt run): it failed them then.
+                if introspect && let Some(verdict) = oauth.cached_introspection(token) {
+                    return self.decide(request, verdict, Source::OAuth);
+                }
+                match store.check(token) {
+                    Check::Done(Verification::Invalid) if introspect => {
+                        let token = owned();
+                        self.verify_later(request, async move {
+                            (oauth.introspect(&token).await, Source::OAuth)
+                        })
                     }
-                    let token = owned();
-                    self.verify_later(request, async move {
-                        (oauth.introspect(&token).await, Source::OAuth)
-                    })
+                    Check::Done(verification) => self.decide(request, verification, Source::Key),
+                    Check::Bcrypt(job) if introspect => {
+                        let client = self.client_of(&request);
+                        let run = job.run(client);
+                        let token = owned();
+                        self.verify_later(request, async move {
+                            then_introspect(run.await, token, oauth).await
+                        })
+                    }
+                    Check::Bcrypt(job) => {
+                        let client = self.client_of(&request);
+                        let run = job.run(client);
+                        self.verify_later(request, async move { (run.await, Source::Key) })
+                    }
                 }
-                Check::Done(verification) => self.decide(request, verification, Source::Key),
-                Check::Bcrypt(job) => {
-                    let client = self.client_of(&request);
-                    let run = job.run(client);
-                    let token = owned();
-                    self.verify_later(request, async move {
-                        then_introspect(run.await, token, oauth).await
-                    })
-                }
-            },
+            }
             Backend::Custom(verifier) => {
                 let verifier = Arc::clone(verifier);
                 let token = owned();

@@ -67,6 +67,8 @@ struct Answer {
     iss: Option<String>,
     #[serde(default)]
     aud: Option<Audience>,
+    #[serde(default)]
+    token_type: Option<String>,
 }
 
 /// `application/x-www-form-urlencoded` (RFC 6749 appendix B).
@@ -122,28 +124,27 @@ impl Introspection {
         if let Some(cached) = self.cache.get(&hash, Instant::now()) {
             return cached;
         }
-        let cell = Arc::clone(
-            self.in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(hash)
-                .or_default(),
-        );
         let guard = InFlight {
             map: &self.in_flight,
             hash,
-            cell: &cell,
+            cell: Some(Arc::clone(
+                self.in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(hash)
+                    .or_default(),
+            )),
         };
-        let verdict = cell
-            .get_or_init(|| async {
-                let verdict = self.ask(rules, token).await;
-                self.remember(hash, &verdict.0, verdict.1);
-                verdict.0
-            })
-            .await
-            .clone();
-        drop(guard);
-        verdict
+        let Some(cell) = &guard.cell else {
+            return Verification::Invalid;
+        };
+        cell.get_or_init(|| async {
+            let verdict = self.ask(rules, token).await;
+            self.remember(hash, &verdict.0, verdict.1);
+            verdict.0
+        })
+        .await
+        .clone()
     }
 
     fn remember(&self, hash: TokenHash, verdict: &Verification, keep: Option<Duration>) {
@@ -198,11 +199,19 @@ impl Introspection {
         {
             return inactive;
         }
-        if answer
-            .aud
-            .as_ref()
-            .is_some_and(|aud| !aud.contains(&rules.audience))
-        {
+        let for_us = match &answer.aud {
+            Some(aud) => aud.contains(&rules.audience),
+            None => !rules.introspection_needs_audience,
+        };
+        if !for_us {
+            return inactive;
+        }
+        // `token_type_hint` is only a hint: a server that introspects refresh
+        // or ID tokens too says so here, and those are no access tokens.
+        if answer.token_type.as_deref().is_some_and(|kind| {
+            let kind = kind.to_ascii_lowercase();
+            kind.contains("refresh") || kind.contains("id_token")
+        }) {
             return inactive;
         }
         let now = rules.clock.unix_seconds() as f64;
@@ -231,22 +240,27 @@ fn error_kind(error: &CallError) -> String {
 }
 
 /// Leaves the in-flight map however the request ends (a client that hangs
-/// up must not leave its entry behind): the last holder of the cell removes
-/// it.
+/// up must not leave its entry behind): under the lock, each request drops
+/// its reference, and the one that leaves the map's alone removes the entry,
+/// so a finished verdict never answers a later request.
 struct InFlight<'a> {
     map: &'a Mutex<HashMap<TokenHash, Arc<OnceCell<Verification>>>>,
     hash: TokenHash,
-    cell: &'a Arc<OnceCell<Verification>>,
+    cell: Option<Arc<OnceCell<Verification>>>,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        // Two references: the map's and this request's.
-        if Arc::strong_count(self.cell) <= 2
+        let Some(mine) = self.cell.take() else { return };
+        let same = map
+            .get(&self.hash)
+            .is_some_and(|cell| Arc::ptr_eq(cell, &mine));
+        drop(mine);
+        if same
             && map
                 .get(&self.hash)
-                .is_some_and(|cell| Arc::ptr_eq(cell, self.cell))
+                .is_some_and(|cell| Arc::strong_count(cell) == 1)
         {
             map.remove(&self.hash);
         }

@@ -28,7 +28,12 @@ pub(crate) struct Key {
 struct KeySet {
     named: HashMap<String, Key>,
     unnamed: Vec<Key>,
+    /// When it was fetched (`None`: never).
+    fetched: Option<Instant>,
 }
+
+/// The most keys read from one key set.
+const MAX_KEYS: usize = 64;
 
 /// What a key lookup found.
 pub(crate) enum Found {
@@ -45,6 +50,9 @@ pub(crate) struct KeySource {
     issuer_uri: Uri,
     timeout: Duration,
     interval: Duration,
+    /// The oldest a key set is used without asking again: a key the issuer
+    /// removed stops being trusted within it.
+    max_age: Duration,
     keys: RwLock<Arc<KeySet>>,
     /// The key set's address, once the metadata named it.
     jwks_uri: RwLock<Option<Uri>>,
@@ -71,6 +79,7 @@ impl KeySource {
         issuer_uri: Uri,
         timeout: Duration,
         interval: Duration,
+        max_age: Duration,
     ) -> Self {
         Self {
             client,
@@ -78,6 +87,7 @@ impl KeySource {
             issuer_uri,
             timeout,
             interval,
+            max_age,
             keys: RwLock::default(),
             jwks_uri: RwLock::new(None),
             refresh: tokio::sync::Mutex::new(None),
@@ -107,20 +117,44 @@ impl KeySource {
     /// refresh is due.
     pub(crate) async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Found {
         if let Some(key) = self.lookup(kid, alg) {
-            return Found::Key(key);
+            if !self.is_stale() {
+                return Found::Key(key);
+            }
+            // A stale set: one request refreshes it, the others go on with it
+            // (a request with a known key id never waits on another's fetch).
+            let Ok(last) = self.refresh.try_lock() else {
+                return Found::Key(key);
+            };
+            return self.refresh_with(last, kid, alg).await;
         }
-        let mut last = self.refresh.lock().await;
+        let last = self.refresh.lock().await;
         // Another request may have refreshed while this one waited.
         if let Some(key) = self.lookup(kid, alg) {
             return Found::Key(key);
         }
+        self.refresh_with(last, kid, alg).await
+    }
+
+    fn is_stale(&self) -> bool {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        keys.fetched.is_none_or(|at| at.elapsed() >= self.max_age)
+    }
+
+    /// Fetches the set again if a fetch is due, holding `last` (the refresh
+    /// lock), and looks the key up in what it has then.
+    async fn refresh_with(
+        &self,
+        mut last: tokio::sync::MutexGuard<'_, Option<(Instant, bool)>>,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Found {
         if let Some((at, ok)) = *last {
             let since = at.elapsed();
             if since < self.interval {
-                return if ok {
-                    Found::Unknown
-                } else {
-                    Found::Unavailable(self.interval.saturating_sub(since))
+                return match self.lookup(kid, alg) {
+                    Some(key) => Found::Key(key),
+                    None if ok => Found::Unknown,
+                    None => Found::Unavailable(self.interval.saturating_sub(since)),
                 };
             }
         }
@@ -138,7 +172,12 @@ impl KeySource {
                     %error,
                     "the issuer's signing keys could not be fetched"
                 );
-                Found::Unavailable(self.interval)
+                // A stale set still verifies while the issuer is down: an
+                // outage must not refuse every token.
+                match self.lookup(kid, alg) {
+                    Some(key) => Found::Key(key),
+                    None => Found::Unavailable(self.interval),
+                }
             }
         }
     }
@@ -161,8 +200,12 @@ impl KeySource {
             }
         };
         let jwks: Jwks = json(&self.client, get(&jwks_uri), self.timeout).await?;
-        let mut set = KeySet::default();
-        for jwk in &jwks.keys {
+        let mut set = KeySet {
+            fetched: Some(Instant::now()),
+            ..KeySet::default()
+        };
+        // A key set is a few keys; a bigger one is cut, never a memory sink.
+        for jwk in jwks.keys.iter().take(MAX_KEYS) {
             let Some(key) = key_of(jwk) else { continue };
             match jwk.get("kid").and_then(serde_json::Value::as_str) {
                 Some(kid) => {
@@ -206,9 +249,13 @@ impl KeySource {
                         .jwks_uri
                         .parse()
                         .map_err(|_| CallError::Malformed("jwks_uri is not a URL".into()))?;
-                    if !is_allowed(&jwks_uri) {
+                    // Plain http only for a loopback issuer (tests, sidecars):
+                    // an https issuer's metadata cannot aim us at loopback http.
+                    let issuer_plain = self.issuer_uri.scheme_str() == Some("http");
+                    let jwks_plain = jwks_uri.scheme_str() == Some("http");
+                    if !is_allowed(&jwks_uri) || (jwks_plain && !issuer_plain) {
                         return Err(CallError::Malformed(
-                            "jwks_uri is not https:// (http:// only on loopback)".into(),
+                            "jwks_uri is not https:// (http:// only for a loopback issuer)".into(),
                         ));
                     }
                     return Ok(jwks_uri);
@@ -260,4 +307,86 @@ fn key_of(jwk: &serde_json::Value) -> Option<Key> {
         _ => DecodingKey::from_ed_components(field("x")?).ok()?,
     };
     Some(Key { alg, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::Full;
+
+    use super::*;
+
+    /// RFC 8032 section 7.1, test 1: a valid Ed25519 public key.
+    const X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    #[tokio::test]
+    async fn a_key_the_issuer_removed_stops_being_trusted_within_the_max_age() {
+        let serve_a = Arc::new(AtomicBool::new(true));
+        let served = Arc::clone(&serve_a);
+        let client = super::super::http::client(tower::service_fn(
+            move |request: Request<Full<Bytes>>| {
+                let serve_a = served.load(Ordering::SeqCst);
+                async move {
+                    let body = match request.uri().path() {
+                        "/.well-known/oauth-authorization-server" => serde_json::json!({
+                            "issuer": "http://127.0.0.1:9",
+                            "jwks_uri": "http://127.0.0.1:9/jwks",
+                        }),
+                        _ => {
+                            let mut keys = vec![
+                                serde_json::json!({"kty": "OKP", "crv": "Ed25519", "kid": "b", "x": X}),
+                            ];
+                            if serve_a {
+                                keys.push(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": X}));
+                            }
+                            serde_json::json!({ "keys": keys })
+                        }
+                    };
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body.to_string()))))
+                }
+            },
+        ));
+        let source = KeySource::new(
+            client,
+            "http://127.0.0.1:9".into(),
+            "http://127.0.0.1:9".parse().unwrap(),
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+        );
+        assert!(matches!(
+            source.key(Some("a"), Algorithm::EdDSA).await,
+            Found::Key(_)
+        ));
+        serve_a.store(false, Ordering::SeqCst);
+        // Fresh: the cached set still answers, without a fetch.
+        assert!(matches!(
+            source.key(Some("a"), Algorithm::EdDSA).await,
+            Found::Key(_)
+        ));
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        // Stale: this request fetches again, and `a` is gone.
+        assert!(matches!(
+            source.key(Some("a"), Algorithm::EdDSA).await,
+            Found::Unknown
+        ));
+        assert!(matches!(
+            source.key(Some("b"), Algorithm::EdDSA).await,
+            Found::Key(_)
+        ));
+        // Without a kid: the one key of the token's algorithm, if only one
+        // could have signed it (`a` and `b` were two before).
+        assert!(matches!(
+            source.key(None, Algorithm::EdDSA).await,
+            Found::Key(_)
+        ));
+        assert!(matches!(
+            source.key(None, Algorithm::RS256).await,
+            Found::Unknown
+        ));
+    }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Rules {
     pub(crate) audience: String,
     pub(crate) leeway: Duration,
     pub(crate) clock: Clock,
+    /// Introspection answers must name the audience.
+    pub(crate) introspection_needs_audience: bool,
 }
 
 #[derive(Deserialize)]

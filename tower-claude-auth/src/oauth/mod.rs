@@ -72,6 +72,9 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// The least time between two fetches of the issuer's keys for an unknown
 /// key id, by default.
 pub const DEFAULT_KEY_REFRESH: Duration = Duration::from_secs(5);
+/// The oldest the issuer's key set is used before it is fetched again, by
+/// default: a key the issuer removed stops being trusted within it.
+pub const DEFAULT_KEY_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The resource server's verifier: give it to
 /// [`BearerAuthLayer::oauth`](crate::BearerAuthLayer::oauth). Cheap to clone.
@@ -89,10 +92,10 @@ struct Inner {
     /// check.
     accepted: TtlCache<Verification>,
     hasher: TokenHasher,
+    jwt_cache_ttl: Duration,
 }
 
-/// The longest an accepted JWT's verdict is kept (a key removed from the
-/// issuer's set stops such a token within it).
+/// The longest an accepted JWT's verdict is kept, by default.
 pub const JWT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Settings of an [`OAuth`]; see [`OAuth::builder`].
@@ -104,6 +107,9 @@ pub struct OAuthBuilder {
     introspection: Option<(String, String, String)>,
     leeway: Duration,
     key_refresh: Duration,
+    key_max_age: Duration,
+    jwt_cache_ttl: Duration,
+    introspection_needs_audience: bool,
     timeout: Duration,
     limits: CacheLimits,
     clock: Clock,
@@ -142,6 +148,9 @@ impl OAuth {
             introspection: None,
             leeway: DEFAULT_LEEWAY,
             key_refresh: DEFAULT_KEY_REFRESH,
+            key_max_age: DEFAULT_KEY_MAX_AGE,
+            jwt_cache_ttl: JWT_CACHE_TTL,
+            introspection_needs_audience: true,
             timeout: Duration::from_secs(5),
             limits: CacheLimits {
                 max_active: Duration::from_secs(300),
@@ -195,7 +204,7 @@ impl OAuth {
         }
         let (verdict, valid_for) = jwt::verify(keys, &inner.rules, token).await;
         if let Some(valid_for) = valid_for {
-            let keep = valid_for.min(JWT_CACHE_TTL);
+            let keep = valid_for.min(inner.jwt_cache_ttl);
             inner
                 .accepted
                 .insert_until(hash, verdict.clone(), now, now + keep);
@@ -279,6 +288,33 @@ impl OAuthBuilder {
     #[must_use]
     pub fn key_refresh_interval(mut self, interval: Duration) -> Self {
         self.key_refresh = interval;
+        self
+    }
+
+    /// The oldest the issuer's key set is used before one request fetches it
+    /// again while the others go on with it (default 10 min): a key the
+    /// issuer removed stops being trusted within it.
+    #[must_use]
+    pub fn key_max_age(mut self, max_age: Duration) -> Self {
+        self.key_max_age = max_age;
+        self
+    }
+
+    /// The longest an accepted JWT's verdict is kept (default 5 min; never
+    /// past the token's `exp`). Zero checks every signature.
+    #[must_use]
+    pub fn jwt_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.jwt_cache_ttl = ttl;
+        self
+    }
+
+    /// Whether an active introspection answer must name this resource in
+    /// `aud` (default on: the MCP authorization specification asks a server
+    /// to accept only tokens issued for it). Off, an answer without `aud` is
+    /// accepted; one with another `aud` never is.
+    #[must_use]
+    pub fn introspection_requires_audience(mut self, required: bool) -> Self {
+        self.introspection_needs_audience = required;
         self
     }
 
@@ -388,6 +424,7 @@ impl OAuthBuilder {
                 uri,
                 self.timeout,
                 self.key_refresh,
+                self.key_max_age,
             )),
             _ => None,
         };
@@ -398,11 +435,13 @@ impl OAuthBuilder {
                     audience,
                     leeway: self.leeway,
                     clock: self.clock,
+                    introspection_needs_audience: self.introspection_needs_audience,
                 },
                 keys,
                 introspection,
                 accepted: TtlCache::new(Duration::ZERO, self.limits.capacity),
                 hasher: TokenHasher::random(),
+                jwt_cache_ttl: self.jwt_cache_ttl,
             }),
         })
     }

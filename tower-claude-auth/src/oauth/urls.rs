@@ -9,7 +9,12 @@ use http::Uri;
 pub(crate) fn inserted(uri: &Uri, name: &str) -> Option<String> {
     let scheme = uri.scheme_str()?;
     let authority = uri.authority()?;
-    let path = uri.path().trim_end_matches('/');
+    // Only the slash that follows the host goes (a path of `/`); a path's own
+    // terminating slash stays part of it.
+    let path = match uri.path() {
+        "/" => "",
+        path => path,
+    };
     Some(format!("{scheme}://{authority}/.well-known/{name}{path}"))
 }
 

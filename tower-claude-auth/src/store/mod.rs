@@ -261,6 +261,19 @@ impl KeyStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether `token` names one of the named keys (`name.secret`): such a
+    /// token is an API key, right or wrong, and never leaves the process.
+    #[cfg(feature = "oauth")]
+    pub(crate) fn names_a_key(&self, token: &[u8]) -> bool {
+        let keys = self.read_keys();
+        token
+            .iter()
+            .take(MAX_NAME_LEN + 1)
+            .position(|&b| b == b'.')
+            .and_then(|dot| std::str::from_utf8(&token[..dot]).ok())
+            .is_some_and(|name| keys.by_name.contains_key(name))
+    }
+
     /// The key a token names, and the part of the token that is its secret.
     fn resolve<'t>(&self, token: &'t [u8]) -> Option<(Arc<Entry>, &'t [u8])> {
         let keys = self.read_keys();
