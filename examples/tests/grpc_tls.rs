@@ -4,7 +4,7 @@
 //! certificate is made by the test (rcgen); no private key is committed.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -13,7 +13,7 @@ use tower_claude_examples::echo::{EchoClient, SayRequest};
 use tower_claude_testkit::tls::{TestCert, channel_tls};
 
 mod common;
-use common::{scrape, start};
+use common::{python_with, scrape, start};
 
 /// Runs the Python client; the test fails, naming the fix, without grpcio.
 fn python_client(
@@ -22,15 +22,7 @@ fn python_client(
     token: &str,
 ) -> Vec<serde_json::Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc_tls_client.py");
-    for python in ["python3", "/usr/bin/python3"] {
-        let has = Command::new(python)
-            .args(["-c", "import grpc"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !has {
-            continue;
-        }
+    if let Some(python) = python_with("grpc") {
         let output = Command::new(python)
             .args([script, &addr.to_string(), cert_file, token])
             .output()

@@ -26,7 +26,8 @@ pub use answer::{BoxResponseFuture, LayerAnswer};
 pub use body::{RejectionBody, ResponseBody};
 pub use client_ip::{
     ClientIpResolver, ForwardedHeader, InsertPeerAddr, InsertPeerAddrLayer, IpCidr, Ipv6Prefix,
-    MissingPeerAddr, PeerAddr, TlsConnection, canonical_ip, embedded_ipv4, peer_addr,
+    MissingPeerAddr, PeerAddr, TlsConnection, canonical_ip, embedded_ipv4, is_loopback_host,
+    peer_addr,
 };
 pub use clock::Clock;
 pub use error::ConfigError;

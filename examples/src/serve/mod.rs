@@ -84,17 +84,26 @@ impl Default for Limits {
 /// HTTP/2 header lists larger than this are refused.
 const MAX_HTTP2_HEADER_LIST: u32 = 16 * 1024;
 
-/// Serves `service` on `listener` until `shutdown` resolves, then lets open
-/// connections finish (at most `request_timeout` more).
-///
-/// Every request carries the peer address as [`PeerAddr`] and as axum's
-/// `ConnectInfo<SocketAddr>`, so the layers and axum extractors both see it.
-pub async fn serve<S, B>(
-    listener: TcpListener,
-    service: S,
-    limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) where
+/// What the accept loop serves: a cloneable service of hyper requests that
+/// never fails, whose body hyper can send.
+pub trait Served:
+    Service<
+        Request<Incoming>,
+        Response = Response<<Self as Served>::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body.
+    type Body: Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static;
+}
+
+impl<S, B> Served for S
+where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
         + Send
@@ -103,6 +112,20 @@ pub async fn serve<S, B>(
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    type Body = B;
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then lets open
+/// connections finish (at most `request_timeout` more).
+///
+/// Every request carries the peer address as [`PeerAddr`] and as axum's
+/// `ConnectInfo<SocketAddr>`, so the layers and axum extractors both see it.
+pub async fn serve<S: Served>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     serve_with(listener, None, service, limits, shutdown).await;
 }
 
@@ -112,39 +135,23 @@ pub async fn serve<S, B>(
 /// records (read by the layers with tower-claude-core's `tonic-tls` feature),
 /// and [`TlsConnection`], which tells the headers layer the request came over
 /// HTTPS.
-pub async fn serve_tls<S, B>(
+pub async fn serve_tls<S: Served>(
     listener: TcpListener,
     tls: TlsAcceptor,
     service: S,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) {
     serve_with(listener, Some(tls), service, limits, shutdown).await;
 }
 
-async fn serve_with<S, B>(
+async fn serve_with<S: Served>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     service: S,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) {
     let builder = Arc::new(builder(&limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let clients: Clients = Arc::default();
@@ -254,16 +261,7 @@ struct Connection<S> {
     stopped: watch::Receiver<bool>,
 }
 
-impl<S, B> Connection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl<S: Served> Connection<S> {
     async fn run<I>(self, io: I, stamp: Stamp, head_deadline: tokio::time::Instant)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,

@@ -5,16 +5,7 @@ use http::StatusCode;
 use super::*;
 
 /// Serves `service` with `limits` on a free loopback port.
-async fn start<S, B>(service: S, limits: Limits) -> std::net::SocketAddr
-where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+async fn start<S: Served>(service: S, limits: Limits) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve(listener, service, limits, std::future::pending()));
@@ -199,19 +190,10 @@ mod tls {
 
     /// Serves `service` over TLS with `limits`, and the client configuration
     /// that trusts it.
-    async fn start_tls<S, B>(
+    async fn start_tls<S: Served>(
         service: S,
         limits: Limits,
-    ) -> (std::net::SocketAddr, tokio_rustls::TlsConnector)
-    where
-        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    ) -> (std::net::SocketAddr, tokio_rustls::TlsConnector) {
         let cert = TestCert::new();
         let pems = cert.write();
         let acceptor = crate::tls::acceptor(

@@ -172,15 +172,7 @@ impl Scrape {
 pub fn scrape(addr: std::net::SocketAddr) -> Scrape {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/prometheus_samples.py");
     let url = format!("http://{addr}/metrics");
-    for python in ["python3", "/usr/bin/python3"] {
-        let has = Command::new(python)
-            .args(["-c", "import prometheus_client"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !has {
-            continue;
-        }
+    if let Some(python) = python_with("prometheus_client") {
         let output = Command::new(python)
             .args([script, &url])
             .output()
@@ -212,4 +204,16 @@ pub fn scrape(addr: std::net::SocketAddr) -> Scrape {
         "Python's prometheus_client is missing: run `bash scripts/test.sh`, which installs it \
          (or `apt-get install -y python3-prometheus-client`)"
     );
+}
+
+/// The Python interpreter (on PATH, or Debian's, where apt installs modules)
+/// that can import `module`.
+pub fn python_with(module: &str) -> Option<&'static str> {
+    ["python3", "/usr/bin/python3"].into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
 }

@@ -93,17 +93,9 @@ pub(crate) fn get(uri: &Uri) -> Request<Full<Bytes>> {
 pub(crate) fn is_allowed(uri: &Uri) -> bool {
     match uri.scheme_str() {
         Some("https") => uri.host().is_some(),
-        Some("http") => uri.host().is_some_and(is_loopback_host),
+        Some("http") => uri.host().is_some_and(tower_claude_core::is_loopback_host),
         _ => false,
     }
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| tower_claude_core::canonical_ip(ip).is_loopback())
 }
 
 #[cfg(test)]

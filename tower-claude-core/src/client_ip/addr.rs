@@ -129,6 +129,27 @@ impl Default for Ipv6Prefix {
     }
 }
 
+/// Whether a URL's host names this machine: `localhost`, or a loopback
+/// address (`127.0.0.0/8`, `::1`, and IPv4-mapped loopback), bracketed or not.
+/// The layers accept plain `http://` only to such hosts (tests, sidecars).
+///
+/// ```
+/// use tower_claude_core::is_loopback_host;
+///
+/// assert!(is_loopback_host("localhost"));
+/// assert!(is_loopback_host("[::1]"));
+/// assert!(is_loopback_host("127.0.0.2"));
+/// assert!(!is_loopback_host("localhost.attacker.example"));
+/// assert!(!is_loopback_host("10.0.0.1"));
+/// ```
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| canonical_ip(ip).is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ mod forwarded;
 mod peer;
 mod resolver;
 
-pub use addr::{Ipv6Prefix, canonical_ip, embedded_ipv4};
+pub use addr::{Ipv6Prefix, canonical_ip, embedded_ipv4, is_loopback_host};
 pub use cidr::IpCidr;
 pub use peer::{InsertPeerAddr, InsertPeerAddrLayer, PeerAddr, TlsConnection, peer_addr};
 pub use resolver::{ClientIpResolver, ForwardedHeader, MissingPeerAddr};

@@ -24,20 +24,12 @@ impl PlainHttp {
             Some("https") => true,
             Some("http") => match self {
                 Self::Anywhere => true,
-                Self::Loopback => uri.host().is_some_and(is_loopback_host),
+                Self::Loopback => uri.host().is_some_and(tower_claude_core::is_loopback_host),
                 Self::Refused => false,
             },
             _ => false,
         }
     }
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
