@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
+use tower_claude_auth::oauth::ProtectedResource;
 use tower_claude_auth::{Authenticated, RequireScopesLayer};
 use tower_claude_headers::security::CspNonce;
 use tower_claude_webhook::deliver::RetryPolicy;
@@ -128,7 +129,7 @@ pub fn reference_app_full(
         .route("/api/whoami", get(whoami))
         .route(
             "/api/admin",
-            get(admin).route_layer(RequireScopesLayer::new(["admin"])),
+            get(admin).route_layer(admin_scope(resource.as_ref())),
         )
         .route("/api/echo", post(echo))
         .route("/api/notify", post(notify))
@@ -231,6 +232,15 @@ async fn whoami(Extension(who): Extension<Authenticated>) -> Json<serde_json::Va
     Json(
         json!({"key": who.key.as_ref(), "scopes": who.scopes.iter().map(|s| s.as_ref()).collect::<Vec<&str>>()}),
     )
+}
+
+/// The scope `/api/admin` needs, naming the resource's metadata in its 401.
+fn admin_scope(resource: Option<&ProtectedResource>) -> RequireScopesLayer {
+    let layer = RequireScopesLayer::new(["admin"]);
+    match resource {
+        Some(resource) => layer.resource_metadata(resource),
+        None => layer,
+    }
 }
 
 /// Only for tokens with the scope `admin` (any kind of credential).

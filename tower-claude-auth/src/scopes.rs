@@ -36,9 +36,12 @@ pub struct RequireScopesLayer {
     config: Arc<ScopeConfig>,
 }
 
+#[derive(Clone)]
 struct ScopeConfig {
     scopes: Box<[Box<str>]>,
     challenge: HeaderValue,
+    /// The 401's `WWW-Authenticate` (with `resource_metadata` when set).
+    unauthenticated: HeaderValue,
     responder: SharedResponder,
 }
 
@@ -88,6 +91,7 @@ impl RequireScopesLayer {
             config: Arc::new(ScopeConfig {
                 scopes,
                 challenge,
+                unauthenticated: HeaderValue::from_static("Bearer"),
                 responder: SharedResponder::default(),
             }),
         })
@@ -96,14 +100,21 @@ impl RequireScopesLayer {
     /// Answers refusals with `responder` (default: JSON, or gRPC trailers).
     #[must_use]
     pub fn responder(mut self, responder: impl Responder) -> Self {
-        if let Some(config) = Arc::get_mut(&mut self.config) {
-            config.responder = SharedResponder::new(responder);
-        } else {
-            self.config = Arc::new(ScopeConfig {
-                scopes: self.config.scopes.clone(),
-                challenge: self.config.challenge.clone(),
-                responder: SharedResponder::new(responder),
-            });
+        Arc::make_mut(&mut self.config).responder = SharedResponder::new(responder);
+        self
+    }
+
+    /// Names `resource`'s metadata (RFC 9728) in the 401 given to a request
+    /// that reached this layer without an identity, as the auth layer's
+    /// [`resource_metadata`](crate::BearerAuthLayer::resource_metadata) does
+    /// in its own.
+    #[cfg(feature = "oauth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+    #[must_use]
+    pub fn resource_metadata(mut self, resource: &crate::oauth::ProtectedResource) -> Self {
+        let value = format!("Bearer resource_metadata=\"{}\"", resource.metadata_url());
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            Arc::make_mut(&mut self.config).unauthenticated = value;
         }
         self
     }
@@ -178,7 +189,7 @@ where
                 "missing_credentials",
                 "this resource needs an authenticated `Authorization: Bearer <token>`",
             )
-            .with_header(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")),
+            .with_header(WWW_AUTHENTICATE, config.unauthenticated.clone()),
         };
         ResponseFuture::refused(config.responder.respond_to(&request, &rejection))
     }
@@ -198,5 +209,31 @@ impl<S: std::fmt::Debug> std::fmt::Debug for RequireScopes<S> {
             .field("inner", &self.inner)
             .field("scopes", &self.config.scopes)
             .finish()
+    }
+}
+
+#[cfg(all(test, feature = "oauth"))]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{Request, Response, StatusCode};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::oauth::ProtectedResource;
+
+    #[tokio::test]
+    async fn no_identity_gets_401_naming_the_metadata() {
+        let resource = ProtectedResource::new("https://api.example/mcp").unwrap();
+        let layer = RequireScopesLayer::new(["admin"]).resource_metadata(&resource);
+        let service = layer.layer(service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+        let response = service.oneshot(Request::new(())).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            "Bearer resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\""
+        );
     }
 }
