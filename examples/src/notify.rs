@@ -21,6 +21,18 @@ use tower_claude_webhook::sign::Signer;
 /// An HTTP(S) client over rustls with the web PKI roots.
 pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// The programs' outbound client (webhook deliveries, the OAuth issuer):
+/// HTTP/1 over rustls with the web's roots; `http://` too, which each caller
+/// permits only where its settings allow.
+pub fn https_client() -> HttpsClient {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
 /// Deliveries that may go on in the background past the budget at once.
 pub const MAX_BACKGROUND_DELIVERIES: usize = 64;
 
@@ -105,14 +117,8 @@ impl Notifier {
             }
             _ => return Err(format!("webhook URL {shown} must be absolute http(s)://")),
         }
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
-            sender: WebhookSender::new(http, signer)
+            sender: WebhookSender::new(https_client(), signer)
                 .retry_policy(policy)
                 .plain_http(if allow_insecure {
                     PlainHttp::Anywhere

@@ -1,10 +1,6 @@
 //! `reference-server --oauth-*`: an OAuth 2 resource server beside (or
 //! instead of) the password credential.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tower_claude_auth::oauth::{OAuth, ProtectedResource};
 
 use crate::stack::StartError;
@@ -55,13 +51,7 @@ impl OAuthArgs {
         let Some(audience) = &self.oauth_audience else {
             return Err(StartError("--oauth-audience is required with OAuth".into()));
         };
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
-        let mut builder = OAuth::builder(client).audience(audience);
+        let mut builder = OAuth::builder(crate::notify::https_client()).audience(audience);
         match &self.oauth_issuer {
             Some(issuer) => builder = builder.issuer(issuer),
             None => builder = builder.jwt(false),

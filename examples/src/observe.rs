@@ -186,9 +186,8 @@ pub fn announce(level: &str, text: &str, fields: &[(&str, &str)]) {
 /// A start-up error, before the program exits: `error: <message>` on stderr,
 /// or a JSON object with `--log-format json`.
 pub fn startup_error(message: impl std::fmt::Display) {
-    let text = format!("error: {message}");
     match FORMAT.get() {
         Some(LogFormat::Json) => announce("ERROR", &message.to_string(), &[]),
-        _ => eprintln!("{text}"),
+        _ => eprintln!("error: {message}"),
     }
 }

@@ -2,6 +2,7 @@
 //! bounded and limited to characters that cannot forge a log line.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use http::HeaderMap;
 
@@ -81,7 +82,7 @@ pub fn route(path: &str) -> Cow<'_, str> {
             if is_plain(byte) {
                 encoded.push(char::from(byte));
             } else {
-                encoded.push_str(&format!("%{byte:02X}"));
+                let _ = write!(encoded, "%{byte:02X}");
             }
         }
         encoded.into()

@@ -17,9 +17,26 @@ const MAX_ANSWER: usize = 256 * 1024;
 /// The client every call goes through, its answer's body already read.
 pub(crate) type Client = BoxCloneSyncService<Request<Full<Bytes>>, Response<Bytes>, BoxError>;
 
-/// Boxes a Tower HTTP client (hyper-util's, or any `Service` of
-/// `http::Request`), reading at most [`MAX_ANSWER`] bytes of each answer.
-pub(crate) fn client<S, B>(inner: S) -> Client
+/// A Tower HTTP client the resource server can call the authorization server
+/// with: hyper-util's legacy client, a `tower-http` stack, or any `Service`
+/// of `http::Request<Full<Bytes>>` (every such service is one). It must not
+/// follow redirects.
+pub trait HttpClient:
+    Service<
+        Request<Full<Bytes>>,
+        Response = Response<<Self as HttpClient>::Body>,
+        Error: Into<BoxError>,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    /// The answers' body.
+    type Body: Body<Data: Send, Error: Into<BoxError>> + Send + 'static;
+}
+
+impl<S, B> HttpClient for S
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
@@ -28,8 +45,14 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    type Body = B;
+}
+
+/// Boxes a Tower HTTP client, reading at most [`MAX_ANSWER`] bytes of each
+/// answer.
+pub(crate) fn client<S: HttpClient>(inner: S) -> Client {
     BoxCloneSyncService::new(inner.map_err(Into::into).and_then(
-        |response: Response<B>| async move {
+        |response: Response<S::Body>| async move {
             let (parts, body) = response.into_parts();
             let bytes = Limited::new(body, MAX_ANSWER).collect().await?.to_bytes();
             Ok(Response::from_parts(parts, bytes))

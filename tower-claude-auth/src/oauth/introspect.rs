@@ -4,6 +4,7 @@
 //! call shared by every request that brings the same token at once.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -80,7 +81,9 @@ fn form_encode(value: &str) -> String {
                 out.push(char::from(byte));
             }
             b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
+            _ => {
+                let _ = write!(out, "%{byte:02X}");
+            }
         }
     }
     out
@@ -214,15 +217,10 @@ impl Introspection {
         }) {
             return inactive;
         }
-        let now = rules.clock.unix_seconds() as f64;
-        let leeway = rules.leeway.as_secs_f64();
-        if answer.nbf.is_some_and(|nbf| now + leeway < nbf) {
-            return inactive;
-        }
-        let keep = match answer.exp {
-            Some(exp) if exp <= now => return inactive,
-            Some(exp) => Duration::from_secs_f64((exp - now).min(1e9)).min(self.limits.max_active),
-            None => self.limits.active_without_exp,
+        let keep = match rules.window(answer.exp, answer.nbf) {
+            Ok(Some(valid_for)) => valid_for.min(self.limits.max_active),
+            Ok(None) => self.limits.active_without_exp,
+            Err(_) => return inactive,
         };
         match identity(answer.sub, answer.client_id, answer.scope.as_deref()) {
             Some(who) => (Verification::Valid(who), Some(keep)),

@@ -59,6 +59,29 @@ struct Header {
     crit: Option<serde_json::Value>,
 }
 
+impl Rules {
+    /// Whether now falls between `nbf` and `exp`, each with the leeway: how
+    /// long the token stays valid (`None` without an `exp`), or why not.
+    pub(crate) fn window(
+        &self,
+        exp: Option<f64>,
+        nbf: Option<f64>,
+    ) -> Result<Option<Duration>, &'static str> {
+        let now = self.clock.unix_seconds() as f64;
+        let leeway = self.leeway.as_secs_f64();
+        if nbf.is_some_and(|nbf| now + leeway < nbf) {
+            return Err("not valid yet");
+        }
+        match exp {
+            Some(exp) if now < exp + leeway => {
+                Ok(Some(Duration::from_secs_f64((exp + leeway - now).min(1e9))))
+            }
+            Some(_) => Err("expired"),
+            None => Ok(None),
+        }
+    }
+}
+
 /// `aud`: one string, or several.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -184,16 +207,9 @@ fn check_claims(rules: &Rules, claims: Claims) -> Result<(Authenticated, Duratio
     {
         return Err(refuse("aud does not name this resource"));
     }
-    let now = rules.clock.unix_seconds() as f64;
-    let leeway = rules.leeway.as_secs_f64();
-    let valid_for = match claims.exp {
-        Some(exp) if now < exp + leeway => Duration::from_secs_f64((exp + leeway - now).min(1e9)),
-        Some(_) => return Err(refuse("expired")),
-        None => return Err(refuse("no exp")),
+    let Some(valid_for) = rules.window(claims.exp, claims.nbf).map_err(refuse)? else {
+        return Err(refuse("no exp"));
     };
-    if claims.nbf.is_some_and(|nbf| now + leeway < nbf) {
-        return Err(refuse("not valid yet"));
-    }
     let who = identity(claims.sub, claims.client_id, claims.scope.as_deref())
         .ok_or_else(|| refuse("neither sub nor client_id"))?;
     Ok((who, valid_for))

@@ -50,14 +50,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::http::{Request, Response, Uri};
-use bytes::Bytes;
-use http_body::Body;
-use http_body_util::Full;
-use tower::BoxError;
+use ::http::Uri;
 use tower_claude_core::Clock;
-use tower_service::Service;
 
+pub use http::HttpClient;
 pub use resource::{MetadataService, ProtectedResource, ResourceError};
 
 use crate::cache::TtlCache;
@@ -131,15 +127,7 @@ impl OAuth {
     /// Settings, calling the authorization server through `client`: any Tower
     /// HTTP client (hyper-util's legacy client, a `tower-http` stack) whose
     /// requests are `http::Request<Full<Bytes>>`.
-    pub fn builder<S, B>(client: S) -> OAuthBuilder
-    where
-        S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
-    {
+    pub fn builder(client: impl HttpClient) -> OAuthBuilder {
         OAuthBuilder {
             client: http::client(client),
             issuer: None,

@@ -119,14 +119,27 @@ struct Table {
     tracked: crate::metrics::TrackedGauge,
 }
 
+impl Table {
+    /// Clients this table starts tracking: in the store's count (the cap) and
+    /// in the policy's gauge.
+    fn count_in(&self, clients: usize) {
+        self.shared.tracked.fetch_add(clients, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.tracked.add(clients);
+    }
+
+    /// Clients this table stops tracking.
+    fn count_out(&self, clients: usize) {
+        self.shared.tracked.fetch_sub(clients, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.tracked.sub(clients);
+    }
+}
+
 impl Drop for Table {
     /// A dropped policy's clients no longer count against the cap.
     fn drop(&mut self) {
-        self.shared
-            .tracked
-            .fetch_sub(self.map.len(), Ordering::Relaxed);
-        #[cfg(feature = "metrics")]
-        self.tracked.sub(self.map.len());
+        self.count_out(self.map.len());
     }
 }
 
@@ -268,11 +281,7 @@ impl MemoryStore {
     fn track(&self, table: &Table, entry: VacantEntry<'_, Slot, u64>, tat: u64) {
         // Counted before it is visible, so a sweep can never subtract it
         // first and wrap the count.
-        self.shared.tracked.fetch_add(1, Ordering::Relaxed);
-        #[cfg(feature = "metrics")]
-        table.tracked.add(1);
-        #[cfg(not(feature = "metrics"))]
-        let _ = table;
+        table.count_in(1);
         self.shared.next_free_at.fetch_min(tat, Ordering::Relaxed);
         entry.insert(tat);
     }
@@ -300,9 +309,7 @@ fn sweep_table(table: &Table, now: u64) -> (usize, u64) {
         }
         keep
     });
-    table.shared.tracked.fetch_sub(forgotten, Ordering::Relaxed);
-    #[cfg(feature = "metrics")]
-    table.tracked.sub(forgotten);
+    table.count_out(forgotten);
     (forgotten, earliest)
 }
 
